@@ -1,0 +1,1 @@
+"""alluse: a declarative rules engine for the ALL-USE options wheel."""

@@ -1,0 +1,35 @@
+"""Builds the `alluse` Typer application from the command modules.
+
+Exit codes everywhere: 0 success, 1 the input was checked and found wrong (policy errors, data
+errors), 2 usage errors (bad arguments, missing files). A user error never ends in a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from alluse.engine.errors import AlluseError
+
+app = typer.Typer(
+    name="alluse",
+    help="Declarative rules engine for the ALL-USE options wheel.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Command modules: each defines register(app). One line per module; keep sorted.
+from alluse.cli import policy_cmd  # noqa: E402
+
+policy_cmd.register(app)
+# (more command modules are registered here)
+
+
+def main() -> None:
+    try:
+        app()
+    except AlluseError as exc:  # a user error that escaped a command: report it, no traceback
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)

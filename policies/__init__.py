@@ -1,0 +1,1 @@
+"""The default ALL-USE policy set, shipped inside the wheel (data only)."""
