@@ -59,7 +59,7 @@ def main(argv: list[str]) -> int:
         return 0
     if what == "test":
         return subprocess.call([str(PY), "-m", "pytest", *rest], cwd=ROOT)
-    return subprocess.call([str(BIN / "alluse"), "main-job", *rest], cwd=ROOT)
+    return subprocess.call([str(BIN / "alluse"), "policy", "summary", *rest], cwd=ROOT)
 
 
 if __name__ == "__main__":

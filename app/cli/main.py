@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 
 import typer
-
 from alluse.engine.errors import AlluseError
 
 app = typer.Typer(

@@ -1,0 +1,68 @@
+"""A strict reader of 5-field cron expressions (the subset APScheduler's `from_crontab` takes).
+
+The engine may not import the scheduler, so lint checks the text here; the adapters hand the
+same text to APScheduler. Returns the hours a job can fire in, to keep jobs out of the DST hours.
+"""
+
+from __future__ import annotations
+
+_FIELDS = (
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day of month", 1, 31, {}),
+    ("month", 1, 12, {m: i for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}),
+    ("day of week", 0, 6, {d: i for i, d in enumerate(
+        ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))}),
+)
+
+
+class CronError(ValueError):
+    pass
+
+
+def _value(text: str, lo: int, hi: int, names: dict[str, int], what: str) -> int:
+    low = text.lower()
+    if low in names:
+        return names[low]
+    if not text.isdigit():
+        raise CronError(f"{what}: '{text}' is not a number" + (
+            f" or one of {', '.join(names)}" if names else ""))
+    value = int(text)
+    if not lo <= value <= hi:
+        raise CronError(f"{what}: {value} is out of range {lo}-{hi}")
+    return value
+
+
+def _field(text: str, lo: int, hi: int, names: dict[str, int], what: str) -> set[int]:
+    out: set[int] = set()
+    for part in text.split(","):
+        if not part:
+            raise CronError(f"{what}: empty list item in '{text}'")
+        rng, _, step_s = part.partition("/")
+        step = 1
+        if step_s:
+            if not step_s.isdigit() or int(step_s) == 0:
+                raise CronError(f"{what}: step '{step_s}' must be a positive number")
+            step = int(step_s)
+        if rng == "*":
+            start, end = lo, hi
+        elif "-" in rng:
+            a, _, b = rng.partition("-")
+            start, end = _value(a, lo, hi, names, what), _value(b, lo, hi, names, what)
+            if start > end:
+                raise CronError(f"{what}: range '{rng}' runs backwards")
+        else:
+            start = _value(rng, lo, hi, names, what)
+            end = hi if step_s else start
+        out.update(range(start, end + 1, step))
+    return out
+
+
+def parse_cron(text: str) -> list[set[int]]:
+    """Parse ``text``; return the sets of minutes, hours, days, months and weekdays it allows."""
+    parts = text.split()
+    if len(parts) != 5:
+        raise CronError(f"cron needs 5 fields (minute hour day month weekday), found {len(parts)}")
+    return [_field(p, lo, hi, names, what) for p, (what, lo, hi, names) in zip(parts, _FIELDS,
+                                                                                strict=True)]

@@ -1,0 +1,266 @@
+"""Cross-reference checks across policy files, run once every file has validated on its own.
+
+They also compile every expression (so lint and load parse each expression exactly once) and
+check every text template's placeholders against the names its context provides.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterable
+from typing import cast
+
+from alluse.engine.errors import PolicyIssue
+from alluse.engine.expressions import Expression, ExpressionError, compile_expression
+from alluse.engine.policy import names as N
+from alluse.engine.policy.common import AlertRef, AlertStep, NoteStep, OrderStep, ScriptTemplate
+from alluse.engine.policy.cron import CronError, parse_cron
+from alluse.engine.policy.models import (
+    AccountsPolicy,
+    AlertsPolicy,
+    DataPolicy,
+    ProtocolsPolicy,
+    SchedulePolicy,
+    StrategyPolicy,
+    WeekTypesPolicy,
+)
+from alluse.engine.policy.yamlsource import YamlDoc
+from pydantic import BaseModel
+
+_SPEC = re.compile(r"^[<>^=]?[+\- ]?#?0?\d{0,2}[,_]?(\.\d{1,2})?[deEfFgGn%s]?$")
+DST_HOURS = {1, 2}
+
+
+class _Checker:
+    def __init__(self, docs: dict[str, YamlDoc], expressions: dict[str, Expression]) -> None:
+        self.docs = docs
+        self.expressions = expressions
+        self.issues: list[PolicyIssue] = []
+
+    def add(self, file: str, path: tuple[str | int, ...], message: str, *, rule: str = "",
+            key: bool = False, code: str = "crossref", col_offset: int = 0) -> None:
+        doc = self.docs[file]
+        line, col = doc.where(path, key=key)
+        self.issues.append(PolicyIssue(file, line, col + col_offset, message,
+                                       policy=file.removesuffix(".yaml"), rule=rule, code=code))
+
+    def expression(self, file: str, path: tuple[str | int, ...], text: str,
+                   allowed: frozenset[str], rule: str) -> None:
+        try:
+            compiled = compile_expression(text, allowed)
+        except ExpressionError as exc:
+            quoted = 1 if path in self.docs[file].quoted else 0
+            self.add(file, path, f"expression '{text}': {exc}", rule=rule, code="expression",
+                     col_offset=quoted + exc.col - 1)
+            return
+        self.expressions[file + "#" + ".".join(str(p) for p in path)] = compiled
+
+    def template(self, file: str, path: tuple[str | int, ...], text: str,
+                 allowed: frozenset[str], rule: str) -> None:
+        try:
+            parts = list(string.Formatter().parse(text))
+        except ValueError as exc:
+            self.add(file, path, f"template: {exc}", rule=rule, code="template")
+            return
+        for _lit, field, spec, conv in parts:
+            if field is None:
+                continue
+            if conv is not None:
+                self.add(file, path, f"template field '{{{field}!{conv}}}': conversions are not "
+                         "allowed", rule=rule, code="template")
+            elif not field.isidentifier():
+                try:
+                    compile_expression(field, allowed)
+                except ExpressionError as exc:
+                    self.add(file, path, f"template field '{{{field}}}': {exc}", rule=rule,
+                             code="template")
+                    continue
+                self.add(file, path, f"template field '{{{field}}}': only plain names are "
+                         "allowed in templates", rule=rule, code="template")
+            elif field not in allowed:
+                self.add(file, path, f"template field '{{{field}}}' is not a known name (known: "
+                         f"{', '.join(sorted(allowed))})", rule=rule, code="template")
+            elif spec and not _SPEC.match(spec):
+                self.add(file, path, f"template field '{{{field}:{spec}}}': format spec not "
+                         "allowed", rule=rule, code="template")
+
+    def alert_ref(self, file: str, path: tuple[str | int, ...], ref: AlertRef | AlertStep,
+                  alert_types: set[str], rule: str) -> None:
+        if ref.type not in alert_types:
+            self.add(file, (*path, "type"), f"alert type '{ref.type}' is not declared in "
+                     f"alerts.yaml (declared: {', '.join(sorted(alert_types))})", rule=rule)
+
+    def script(self, file: str, path: tuple[str | int, ...], script: ScriptTemplate,
+               allowed: frozenset[str], alert_types: set[str]) -> None:
+        rule = f"script {script.id}"
+        self.template(file, (*path, "title"), script.title, allowed, rule)
+        for i, step in enumerate(script.steps):
+            sp = (*path, "steps", i)
+            if isinstance(step, OrderStep):
+                for fld in ("strike", "quantity", "limit"):
+                    text = getattr(step, fld)
+                    if text is not None:
+                        self.expression(file, (*sp, fld), text, allowed, rule)
+                if step.order_type == "LMT" and step.limit is None:
+                    self.add(file, sp, "a LMT order needs a 'limit' expression", rule=rule)
+                if step.contract == "new" and step.strike is None:
+                    self.add(file, sp, "an order on a new contract needs a 'strike'", rule=rule)
+            elif isinstance(step, AlertStep):
+                self.alert_ref(file, sp, step, alert_types, rule)
+                self.template(file, (*sp, "title"), step.title, allowed, rule)
+            elif isinstance(step, NoteStep):
+                self.template(file, (*sp, "text"), step.text, allowed, rule)
+
+
+def _sum_is_100(values: Iterable[float]) -> bool:
+    return abs(sum(values) - 100.0) < 1e-9
+
+
+def check_cross_references(models: dict[str, BaseModel], docs: dict[str, YamlDoc],
+                           expressions: dict[str, Expression]) -> list[PolicyIssue]:
+    c = _Checker(docs, expressions)
+    protocols = cast(ProtocolsPolicy, models["protocols.yaml"])
+    accounts = cast(AccountsPolicy, models["accounts.yaml"])
+    alerts = cast(AlertsPolicy, models["alerts.yaml"])
+    data = cast(DataPolicy, models["data.yaml"])
+    schedule = cast(SchedulePolicy, models["schedule.yaml"])
+    weeks = cast(WeekTypesPolicy, models["week_types.yaml"])
+    strategies = {n: cast(StrategyPolicy, m) for n, m in models.items()
+                  if n.startswith("strategies/")}
+    alert_types = set(alerts.types)
+    account_types = set(accounts.account_types)
+
+    # protocols.yaml: levels 0..n-1 in order, thresholds strictly ascending from 0
+    f = "protocols.yaml"
+    for i, lv in enumerate(protocols.levels):
+        rule = f"level {lv.level}"
+        if lv.level != i:
+            c.add(f, ("levels", i, "level"), f"levels must be contiguous and ascending from 0: "
+                  f"expected level {i}, found {lv.level}", rule=rule)
+        if i == 0 and lv.min_atr_multiple != 0:
+            c.add(f, ("levels", i, "min_atr_multiple"), "level 0 must start at min_atr_multiple 0",
+                  rule=rule)
+        if i > 0 and lv.min_atr_multiple <= protocols.levels[i - 1].min_atr_multiple:
+            c.add(f, ("levels", i, "min_atr_multiple"),
+                  f"thresholds must be strictly ascending: {lv.min_atr_multiple} is not above "
+                  f"level {protocols.levels[i - 1].level}'s "
+                  f"{protocols.levels[i - 1].min_atr_multiple}", rule=rule)
+        if lv.alert is not None:
+            c.alert_ref(f, ("levels", i, "alert"), lv.alert, alert_types, rule)
+        if lv.script is not None:
+            c.script(f, ("levels", i, "script"), lv.script, N.PROTOCOL_SCRIPT, alert_types)
+    for i in range(1, len(protocols.levels)):
+        if protocols.levels[i].new_risk == "allowed" and protocols.levels[i - 1].new_risk == "blocked":
+            c.add(f, ("levels", i, "new_risk"), "a higher level cannot allow new risk that a "
+                  "lower level blocks", rule=f"level {protocols.levels[i].level}")
+
+    # accounts.yaml: splits sum to 100, every referenced type and strategy exists
+    f = "accounts.yaml"
+    if not _sum_is_100(accounts.split.values()):
+        c.add(f, ("split",), f"the account split must sum to 100%, found "
+              f"{sum(accounts.split.values()):g}%")
+    for t in accounts.split:
+        if t not in account_types:
+            c.add(f, ("split", t), f"account type '{t}' is not declared in account_types", key=True)
+    for t in account_types - set(accounts.split):
+        c.add(f, ("account_types", t), f"account type '{t}' gets no share of the split", key=True)
+    cap = accounts.capital
+    if not cap.minimum <= cap.default <= cap.maximum:
+        c.add(f, ("capital",), "capital must satisfy minimum ≤ default ≤ maximum")
+    for t, spec in accounts.account_types.items():
+        if f"strategies/{spec.strategy}.yaml" not in strategies:
+            c.add(f, ("account_types", t, "strategy"), f"strategy '{spec.strategy}' has no file "
+                  f"strategies/{spec.strategy}.yaml", rule=f"account_types.{t}")
+    forking = {r.account_type for r in accounts.fork}
+    for i, fr in enumerate(accounts.fork):
+        rule = f"fork[{fr.account_type}]"
+        if fr.account_type not in account_types:
+            c.add(f, ("fork", i, "account_type"), f"account type '{fr.account_type}' is not "
+                  "declared in account_types", rule=rule)
+        elif not accounts.account_types[fr.account_type].forks:
+            c.add(f, ("fork", i, "account_type"), f"'{fr.account_type}' has forks: false in "
+                  "account_types but a fork rule here", rule=rule)
+        if not _sum_is_100(fr.split.values()):
+            c.add(f, ("fork", i, "split"), f"a fork split must sum to 100%, found "
+                  f"{sum(fr.split.values()):g}%", rule=rule)
+        for t in fr.split:
+            if t not in account_types:
+                c.add(f, ("fork", i, "split", t), f"account type '{t}' is not declared in "
+                      "account_types", rule=rule, key=True)
+    for t, spec in accounts.account_types.items():
+        if spec.forks and t not in forking:
+            c.add(f, ("account_types", t, "forks"), f"'{t}' forks but has no rule under fork",
+                  rule=f"account_types.{t}")
+    if accounts.merge.into_account_type not in account_types:
+        c.add(f, ("merge", "into_account_type"), f"account type "
+              f"'{accounts.merge.into_account_type}' is not declared in account_types")
+    for i, r in enumerate(accounts.reinvestment):
+        if r.account_type not in account_types:
+            c.add(f, ("reinvestment", i, "account_type"), f"account type '{r.account_type}' is "
+                  "not declared in account_types")
+
+    # data.yaml
+    f = "data.yaml"
+    if data.indicators.macd.fast >= data.indicators.macd.slow:
+        c.add(f, ("indicators", "macd"), "MACD fast period must be below the slow period")
+
+    # schedule.yaml: cron parses and stays out of the DST hours
+    f = "schedule.yaml"
+    for name, job in schedule.jobs.items():
+        try:
+            fields = parse_cron(job.cron)
+        except CronError as exc:
+            c.add(f, ("jobs", name, "cron"), f"cron '{job.cron}': {exc}", rule=f"jobs.{name}")
+            continue
+        if fields[1] & DST_HOURS:
+            c.add(f, ("jobs", name, "cron"), f"cron '{job.cron}' fires between 01:00 and 03:00, "
+                  "where daylight-saving changes skip or repeat the hour", rule=f"jobs.{name}")
+
+    # week_types.yaml: expressions
+    f = "week_types.yaml"
+    for name, mode in weeks.modes.items():
+        c.expression(f, ("modes", name, "when"), mode.when, N.WEEK_MODE, f"modes.{name}")
+    for code, wt in weeks.types.items():
+        c.expression(f, ("types", code, "when"), wt.when, N.WEEK_TYPE, f"types.{code}")
+
+    # strategies/*.yaml
+    for f, st in sorted(strategies.items()):
+        if st.account_type not in account_types:
+            c.add(f, ("account_type",), f"account type '{st.account_type}' is not declared in "
+                  f"accounts.yaml (declared: {', '.join(sorted(account_types))})")
+        elif f"strategies/{accounts.account_types[st.account_type].strategy}.yaml" != f:
+            c.add(f, ("account_type",), f"accounts.yaml gives '{st.account_type}' the strategy "
+                  f"'{accounts.account_types[st.account_type].strategy}', not this file")
+        job = schedule.jobs.get(st.entry.job)
+        if job is None:
+            c.add(f, ("entry", "job"), f"schedule job '{st.entry.job}' is not declared in "
+                  f"schedule.yaml (declared: {', '.join(sorted(schedule.jobs))})")
+        elif job.handler != "entry_scan":
+            c.add(f, ("entry", "job"), f"schedule job '{st.entry.job}' runs '{job.handler}', "
+                  "not entry_scan")
+        if st.entry.window.start >= st.entry.window.end:
+            c.add(f, ("entry", "window"), f"entry window {st.entry.window.start}-"
+                  f"{st.entry.window.end} is empty: start must be before end")
+        if st.dte.min > st.dte.max:
+            c.add(f, ("dte",), f"dte min {st.dte.min} is above max {st.dte.max}")
+        for sel_path, sel in ((("strike",), st.strike),) + (
+                ((("covered_calls", "strike"), st.covered_calls.strike),) if st.covered_calls
+                else ()):
+            if sel.method == "delta_band" and sel.delta_min >= sel.delta_max:
+                c.add(f, (*sel_path, "delta_min"), f"delta band {sel.delta_min}-{sel.delta_max} "
+                      "is empty")
+        seen: set[str] = set()
+        for i, rule in enumerate(st.rules):
+            if rule.id in seen:
+                c.add(f, ("rules", i, "id"), f"duplicate rule id '{rule.id}'", rule=rule.id)
+            seen.add(rule.id)
+            c.expression(f, ("rules", i, "if"), rule.if_, N.ENTRY_RULE, rule.id)
+            if rule.on_fail == "hitl_alert" and rule.alert is None:
+                c.add(f, ("rules", i), "on_fail: hitl_alert needs an 'alert'", rule=rule.id)
+            if rule.alert is not None:
+                c.alert_ref(f, ("rules", i, "alert"), rule.alert, alert_types, rule.id)
+            if rule.message is not None:
+                c.template(f, ("rules", i, "message"), rule.message, N.ENTRY_RULE, rule.id)
+        c.script(f, ("script",), st.script, N.ENTRY_SCRIPT, alert_types)
+    return c.issues

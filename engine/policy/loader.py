@@ -1,0 +1,250 @@
+"""Policy set loading: structure, then types, then cross-references. Pure: takes file contents.
+
+Every problem in every file is reported (never just the first), each as ``file:line:col`` with
+the policy and rule named. A set with any problem is never returned: `load_policy_set` raises
+`PolicyLoadError` carrying all of them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from alluse.engine.errors import PolicyIssue, PolicyLoadError
+from alluse.engine.expressions import Expression
+from alluse.engine.policy.crossref import check_cross_references
+from alluse.engine.policy.models import (
+    POLICY_FILES,
+    STRATEGY_DIR,
+    AccountsPolicy,
+    AlertsPolicy,
+    DataPolicy,
+    ProtocolsPolicy,
+    RiskPolicy,
+    SchedulePolicy,
+    StrategyPolicy,
+    WeekTypesPolicy,
+)
+from alluse.engine.policy.yamlsource import YamlDoc, parse_yaml
+from pydantic import BaseModel, ValidationError
+
+REQUIRED_FILES = tuple(POLICY_FILES)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySet:
+    """An immutable, validated policy set, identified by the hash of what it says."""
+
+    protocols: ProtocolsPolicy
+    accounts: AccountsPolicy
+    alerts: AlertsPolicy
+    risk: RiskPolicy
+    data: DataPolicy
+    schedule: SchedulePolicy
+    week_types: WeekTypesPolicy
+    strategies: Mapping[str, StrategyPolicy]
+    expressions: Mapping[str, Expression]
+    hash: str
+    file_hashes: Mapping[str, str]
+
+    @property
+    def short_hash(self) -> str:
+        return self.hash[:12]
+
+    def expr(self, file: str, *path: str | int) -> Expression:
+        return self.expressions[expr_key(file, path)]
+
+
+def expr_key(file: str, path: tuple[str | int, ...]) -> str:
+    return file + "#" + ".".join(str(p) for p in path)
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def _allowed_keys(root: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys the model accepts at ``loc`` (for "did you mean")."""
+    current: Any = root
+    for seg in loc:
+        for _ in range(8):  # unwrap Annotated / Optional / unions until a container or model
+            origin = typing.get_origin(current)
+            if origin is typing.Annotated:
+                current = typing.get_args(current)[0]
+            elif origin in (typing.Union, types.UnionType):
+                members = [a for a in typing.get_args(current) if a is not type(None)]
+                picked = [m for m in members if _is_model(m) and "kind" in m.model_fields
+                          and typing.get_args(m.model_fields["kind"].annotation) == (seg,)]
+                if picked:
+                    current = picked[0]
+                    break
+                current = members[0]
+            else:
+                break
+        if _is_model(current):
+            if typing.get_args(current.model_fields.get("kind", None).annotation
+                               if "kind" in current.model_fields else None) == (seg,):
+                continue
+            fields = {(f.alias or n): f for n, f in current.model_fields.items()}
+            if seg not in fields:
+                return []
+            current = fields[seg].annotation
+        elif typing.get_origin(current) is list:
+            current = typing.get_args(current)[0]
+        elif typing.get_origin(current) is dict:
+            current = typing.get_args(current)[1]
+        else:
+            return []
+    for _ in range(8):
+        origin = typing.get_origin(current)
+        if origin is typing.Annotated:
+            current = typing.get_args(current)[0]
+        elif origin in (typing.Union, types.UnionType):
+            current = next((a for a in typing.get_args(current) if a is not type(None)), current)
+        else:
+            break
+    if _is_model(current):
+        return sorted((f.alias or n) for n, f in current.model_fields.items())
+    return []
+
+
+def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[str | int, ...]:
+    """Map a pydantic ``loc`` onto the data, skipping segments that are not in it (union tags)."""
+    path: list[str | int] = []
+    node = data
+    for seg in loc:
+        if (isinstance(node, dict) and isinstance(seg, str) and seg in node) or (isinstance(node, list) and isinstance(seg, int) and 0 <= seg < len(node)):
+            path.append(seg)
+            node = node[seg]
+        elif isinstance(node, dict) and isinstance(seg, str) and seg == "[key]":
+            continue
+    return tuple(path)
+
+
+def _rule_name(data: Any, path: tuple[str | int, ...]) -> str:
+    """The rule/level/job the path is inside of, for the message's context."""
+    node = data
+    name = ""
+    for i, seg in enumerate(path):
+        try:
+            node = node[seg]
+        except (KeyError, IndexError, TypeError):
+            break
+        if isinstance(seg, int) and isinstance(node, dict):
+            for k in ("id", "name", "level", "account_type"):
+                if k in node:
+                    name = f"{path[i - 1]}[{node[k]}]" if i else str(node[k])
+                    break
+        elif i > 0 and path[i - 1] in ("jobs", "types", "modes", "account_types"):
+            name = f"{path[i - 1]}.{seg}"
+    return name
+
+
+def _fmt_input(value: Any) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _validation_issues(doc: YamlDoc, model: type[BaseModel], policy: str,
+                       exc: ValidationError) -> list[PolicyIssue]:
+    issues = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        typ = err["type"]
+        if typ == "extra_forbidden":
+            path = _data_path(doc.data, loc)
+            key = str(loc[-1])
+            allowed = _allowed_keys(model, loc[:-1])
+            hint = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            msg = f"unknown key '{key}'"
+            msg += f"; did you mean '{hint[0]}'?" if hint else (
+                f" (allowed: {', '.join(allowed)})" if allowed else "")
+            line, col = doc.where(path, key=True)
+        elif typ == "missing":
+            path = _data_path(doc.data, loc[:-1])
+            msg = f"missing required key '{loc[-1]}'"
+            line, col = doc.where(path, key=True)
+        else:
+            path = _data_path(doc.data, loc)
+            field = ".".join(str(p) for p in loc if not (isinstance(p, str) and p in
+                                                         ("order", "alert", "note")))
+            shown = f" (got {_fmt_input(err['input'])})" if "input" in err and not isinstance(
+                err["input"], dict | list) else ""
+            msg = f"{field}: {err['msg']}{shown}" if field else f"{err['msg']}{shown}"
+            line, col = doc.where(path)
+        issues.append(PolicyIssue(doc.file, line, col, msg, policy=policy,
+                                  rule=_rule_name(doc.data, path), code=typ))
+    return issues
+
+
+def _canonical_hash(parts: Mapping[str, BaseModel]) -> str:
+    canon = {name: m.model_dump(mode="json", by_alias=True) for name, m in sorted(parts.items())}
+    text = json.dumps(canon, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_policy_set(files: Mapping[str, bytes]) -> PolicySet:
+    """Validate a whole policy set given as {relative path: content}; raise with every issue."""
+    issues: list[PolicyIssue] = []
+    docs: dict[str, YamlDoc] = {}
+    models: dict[str, BaseModel] = {}
+    yaml_files = {k: v for k, v in files.items() if k.endswith((".yaml", ".yml"))}
+    for name in REQUIRED_FILES:
+        if name not in yaml_files:
+            issues.append(PolicyIssue(name, 1, 1, f"required policy file '{name}' is missing",
+                                      policy=name.removesuffix(".yaml"), code="missing-file"))
+    if not any(k.startswith(STRATEGY_DIR + "/") for k in yaml_files):
+        issues.append(PolicyIssue(STRATEGY_DIR + "/", 1, 1, "no strategy files in strategies/",
+                                  code="missing-file"))
+    known = [*REQUIRED_FILES, STRATEGY_DIR + "/<name>.yaml"]
+    for name in sorted(yaml_files):
+        if name.endswith(".yml"):
+            issues.append(PolicyIssue(name, 1, 1, "policy files end in .yaml, not .yml",
+                                      code="file-name"))
+            continue
+        is_strategy = name.startswith(STRATEGY_DIR + "/") and name.count("/") == 1
+        if name not in POLICY_FILES and not is_strategy:
+            hint = difflib.get_close_matches(name, REQUIRED_FILES, n=1)
+            msg = f"unknown policy file '{name}'" + (f"; did you mean '{hint[0]}'?" if hint
+                                                     else f" (expected: {', '.join(known)})")
+            issues.append(PolicyIssue(name, 1, 1, msg, code="unknown-file"))
+            continue
+        doc, found = parse_yaml(name, yaml_files[name])
+        issues += found
+        if doc is None or found:
+            continue
+        docs[name] = doc
+        model: type[BaseModel] = StrategyPolicy if is_strategy else POLICY_FILES[name]
+        policy = name.removesuffix(".yaml")
+        try:
+            models[name] = model.model_validate(doc.data)
+        except ValidationError as exc:
+            issues += _validation_issues(doc, model, policy, exc)
+    if issues:
+        raise PolicyLoadError(issues)
+    expressions: dict[str, Expression] = {}
+    issues += check_cross_references(models, docs, expressions)
+    if issues:
+        raise PolicyLoadError(issues)
+    strategies = {n.removeprefix(STRATEGY_DIR + "/").removesuffix(".yaml"): m
+                  for n, m in models.items() if n.startswith(STRATEGY_DIR + "/")}
+    return PolicySet(
+        protocols=typing.cast(ProtocolsPolicy, models["protocols.yaml"]),
+        accounts=typing.cast(AccountsPolicy, models["accounts.yaml"]),
+        alerts=typing.cast(AlertsPolicy, models["alerts.yaml"]),
+        risk=typing.cast(RiskPolicy, models["risk.yaml"]),
+        data=typing.cast(DataPolicy, models["data.yaml"]),
+        schedule=typing.cast(SchedulePolicy, models["schedule.yaml"]),
+        week_types=typing.cast(WeekTypesPolicy, models["week_types.yaml"]),
+        strategies=types.MappingProxyType(dict(sorted(strategies.items()))),
+        expressions=types.MappingProxyType(expressions),
+        hash=_canonical_hash(models),
+        file_hashes=types.MappingProxyType(
+            {n: hashlib.sha256(b).hexdigest() for n, b in sorted(files.items())}),
+    )

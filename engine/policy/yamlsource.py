@@ -1,0 +1,145 @@
+"""YAML text → plain Python data with the 1-based line:col of every key and value.
+
+ruamel.yaml in round-trip mode keeps positions and raises on duplicate keys. It does not execute
+``!!python/...`` tags but keeps them as tagged data, so every explicit tag is rejected here: a
+policy is plain data and a tag is either a mistake or an attack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from alluse.engine.errors import PolicyIssue
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(slots=True)
+class YamlDoc:
+    file: str
+    data: Any
+    values: dict[Path_, tuple[int, int]] = field(default_factory=dict)  # path → value line:col
+    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)  # path → key line:col
+    quoted: set[Path_] = field(default_factory=set)  # scalars written in quotes
+
+    def where(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
+        """Best position for ``path``: the key or value, else the nearest ancestor."""
+        table = self.keys if key else self.values
+        p = tuple(path)
+        while p:
+            if p in table:
+                return table[p]
+            if p in self.values:
+                return self.values[p]
+            p = p[:-1]
+        return self.values.get((), (1, 1))
+
+
+def _yaml() -> YAML:
+    y = YAML(typ="rt")
+    y.preserve_quotes = True
+    y.allow_duplicate_keys = False
+    return y
+
+
+def _tag_of(node: Any) -> str | None:
+    tag = getattr(node, "tag", None)
+    value = getattr(tag, "value", tag) if tag is not None else None
+    return value if isinstance(value, str) and value else None
+
+
+def _plain(node: Any, path: Path_, doc: YamlDoc, issues: list[PolicyIssue]) -> Any:
+    tag = _tag_of(node)
+    if tag is not None:
+        line, col = doc.where(path)
+        shown = tag.replace("tag:yaml.org,2002:", "!!")
+        issues.append(PolicyIssue(doc.file, line, col, f"YAML tag '{shown}' is not allowed: "
+                                  "policies are plain data", code="yaml-tag"))
+        return None
+    if isinstance(node, TaggedScalar):
+        return None
+    if isinstance(node, CommentedMap):
+        out: dict[Any, Any] = {}
+        for k in node:
+            if not isinstance(k, str | int | float | bool):
+                line, col = doc.where(path)
+                issues.append(PolicyIssue(doc.file, line, col, "mapping keys must be plain scalars",
+                                          code="yaml-key"))
+                continue
+            kl, kc = node.lc.key(k)
+            vl, vc = node.lc.value(k)
+            key = str(k) if not isinstance(k, bool) else ("true" if k else "false")
+            doc.keys[(*path, key)] = (kl + 1, kc + 1)
+            doc.values[(*path, key)] = (vl + 1, vc + 1)
+            out[key] = _plain(node[k], (*path, key), doc, issues)
+        return out
+    if isinstance(node, CommentedSeq):
+        items = []
+        for i, item in enumerate(node):
+            il, ic = node.lc.item(i)
+            doc.values[(*path, i)] = (il + 1, ic + 1)
+            items.append(_plain(item, (*path, i), doc, issues))
+        return items
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, str):
+        if type(node).__name__ in ("DoubleQuotedScalarString", "SingleQuotedScalarString"):
+            doc.quoted.add(path)
+        return str(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    # dates/timestamps and anything else YAML may construct: keep its text so types fail clearly
+    return str(node)
+
+
+def parse_yaml(file: str, raw: bytes) -> tuple[YamlDoc | None, list[PolicyIssue]]:
+    """Parse one policy file. Returns the document (None when unusable) and every issue found."""
+    issues: list[PolicyIssue] = []
+    if b"\x00" in raw:
+        return None, [PolicyIssue(file, 1, 1, "file is binary (contains NUL bytes), not YAML",
+                                  code="binary")]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        return None, [PolicyIssue(file, line, col, "file is not valid UTF-8 text", code="encoding")]
+    text = text.removeprefix("\ufeff")
+    for lineno, text_line in enumerate(text.splitlines(), 1):
+        stripped = text_line.lstrip(" ")
+        if stripped.startswith("\t"):
+            issues.append(PolicyIssue(file, lineno, len(text_line) - len(stripped) + 1,
+                                      "tab character in indentation: YAML indents with spaces",
+                                      code="yaml-tab"))
+    if issues:
+        return None, issues
+    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#")
+                               for ln in text.splitlines()):
+        return None, [PolicyIssue(file, 1, 1, "file is empty", code="empty")]
+    try:
+        data = _yaml().load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        problem = (exc.problem or exc.context or "invalid YAML").strip()
+        if type(exc).__name__ == "DuplicateKeyError":
+            problem = problem.replace("found duplicate key", "duplicate key")
+            problem = problem.split(" with value")[0]
+        return None, [PolicyIssue(file, line, col, f"YAML: {problem}", code="yaml-syntax")]
+    except YAMLError as exc:
+        return None, [PolicyIssue(file, 1, 1, f"YAML: {exc}", code="yaml-syntax")]
+    doc = YamlDoc(file, None)
+    doc.values[()] = (1, 1)
+    doc.data = _plain(data, (), doc, issues)
+    if not isinstance(doc.data, dict):
+        kind = type(doc.data).__name__ if doc.data is not None else "nothing"
+        issues.append(PolicyIssue(file, 1, 1, f"a policy file must be a mapping, found {kind}",
+                                  code="structure"))
+        return None, issues
+    return doc, issues
