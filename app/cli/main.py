@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 import typer
+
 from alluse.engine.errors import AlluseError
 
 app = typer.Typer(
