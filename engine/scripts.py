@@ -1,0 +1,92 @@
+"""Rendering action-script templates (policies) into `ActionScript` records.
+
+Templates are data: text placeholders are plain names checked at load; order fields are sandboxed
+expressions parsed at load. Nothing here executes anything: `alluse act` does, after approval.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from alluse.engine.decisions import ActionScript, ScriptStep, Value
+from alluse.engine.expressions import Evaluator
+from alluse.engine.policy import PolicySet
+from alluse.engine.policy.common import AlertStep, NoteStep, OrderStep, ScriptTemplate
+
+
+class _Missing(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def fill_text(template: str, names: Mapping[str, Any]) -> str:
+    try:
+        return template.format_map(_Missing(names))
+    except (ValueError, TypeError):  # e.g. a float format spec on a missing value
+        safe = {k: v for k, v in names.items() if v is not None}
+        try:
+            return template.format_map(_Missing(safe))
+        except (ValueError, TypeError):
+            return template
+
+
+def script_id(*parts: object) -> str:
+    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:12]
+
+
+def render_script(
+    ps: PolicySet,
+    file: str,
+    path: tuple[str | int, ...],
+    template: ScriptTemplate,
+    names: Mapping[str, Any],
+    *,
+    evaluator: Evaluator,
+    ts: dt.datetime,
+    account: str,
+    rule: str,
+    trigger_values: tuple[tuple[str, Value], ...],
+    event_index: int,
+    expiry_for: Mapping[str, str],
+    approval: str | None = None,
+) -> ActionScript:
+    """Render ``template`` (found at ``file``/``path`` in the policy set) with ``names``."""
+    steps: list[ScriptStep] = []
+    for i, step in enumerate(template.steps):
+        if isinstance(step, OrderStep):
+            def ev(fld: str, _i: int = i) -> Any:
+                return evaluator.value(ps.expr(file, *path, "steps", _i, fld), names)
+
+            strike = ev("strike") if step.strike is not None else names.get("strike")
+            limit = ev("limit") if step.limit is not None else None
+            qty = ev("quantity")
+            right = step.right or str(names.get("right", ""))
+            if step.contract == "stock":
+                right, strike, expiry = "", None, ""
+            elif step.contract == "position":
+                strike, expiry = names.get("strike"), str(names.get("expiry", ""))
+            else:
+                expiry = expiry_for.get(step.expiry, str(names.get("expiry", "")))
+            steps.append(ScriptStep(
+                "order", action=step.action, symbol=str(names.get("symbol", "")), right=right,
+                strike=float(strike) if strike is not None else None, expiry=expiry,
+                quantity=int(math.floor(qty)) if qty is not None else None,
+                order_type=step.order_type,
+                limit=round(float(limit), 2) if limit is not None else None))
+        elif isinstance(step, AlertStep):
+            steps.append(ScriptStep("alert", text=fill_text(step.title, names),
+                                    priority=step.priority))
+        elif isinstance(step, NoteStep):
+            steps.append(ScriptStep("note", text=fill_text(step.text, names)))
+    expires = ts + dt.timedelta(minutes=template.expires_minutes)
+    sid = script_id(ps.hash, event_index, rule, account, template.id, names.get("symbol"),
+                    names.get("strike"), names.get("expiry"))
+    return ActionScript(
+        id=sid, title=fill_text(template.title, names), account=account, trigger_rule=rule,
+        trigger_values=trigger_values, steps=tuple(steps),
+        approval=approval or template.approval, created_at=ts, expires_at=expires,
+        template=template.id)
