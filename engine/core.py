@@ -326,14 +326,21 @@ class Engine:
                names: dict[str, Any], *, account: str, rule: str,
                trigger_values: tuple[tuple[str, Value], ...], approval: str | None = None,
                ) -> ActionScript:
-        today = self.b.ts.astimezone(NY).date()
-        nxt = self.calendar.weekly_expiry(today + dt.timedelta(days=1))
-        following = self.calendar.weekly_expiry(nxt + dt.timedelta(days=1))
+        # next_weekly / following_weekly count from the position's (or candidate's) expiry
+        base = names.get("expiry")
+        today = dt.date.fromisoformat(base) if isinstance(base, str) and base else \
+            self.b.ts.astimezone(NY).date()
+
+        def expiry_for(which: str) -> str:
+            nxt = self.calendar.weekly_expiry(today + dt.timedelta(days=1))
+            if which == "following_weekly":
+                nxt = self.calendar.weekly_expiry(nxt + dt.timedelta(days=1))
+            return nxt.isoformat()
+
         return render_script(
             self.ps, file, path, template, names, evaluator=self.evaluator, ts=self.b.ts,
             account=account, rule=rule, trigger_values=trigger_values, event_index=self.b.index,
-            expiry_for={"next_weekly": nxt.isoformat(), "following_weekly": following.isoformat()},
-            approval=approval)
+            expiry_for=expiry_for, approval=approval)
 
     # ------------------------------------------------------------------ account figures
     def _stock_lots(self, account: str) -> list[Any]:

@@ -1,7 +1,8 @@
 """The three `transitions` state machines, declared as data; one shared machine per kind.
 
 - protocol level of each short option position: L0..Ln from protocols.yaml;
-- position lifecycle (the wheel) per account and symbol;
+- position lifecycle (the wheel) per account and symbol (a roll is a close and an open at the
+  same timestamp: the open carries the rule `wheel.roll` and the week type records "rolled");
 - account lifecycle.
 
 Each is one ``Machine(model=None, auto_transitions=False)`` serving many models via `add_model`.
@@ -55,12 +56,10 @@ WHEEL_TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "sell_put", "source": "cash", "dest": "short_put"},
     {"trigger": "put_expired", "source": "short_put", "dest": "cash"},
     {"trigger": "put_closed", "source": "short_put", "dest": "cash"},
-    {"trigger": "put_rolled", "source": "short_put", "dest": "short_put"},
     {"trigger": "put_assigned", "source": "short_put", "dest": "stock"},
     {"trigger": "sell_call", "source": "stock", "dest": "covered_call"},
     {"trigger": "call_expired", "source": "covered_call", "dest": "stock"},
     {"trigger": "call_closed", "source": "covered_call", "dest": "stock"},
-    {"trigger": "call_rolled", "source": "covered_call", "dest": "covered_call"},
     {"trigger": "called_away", "source": "covered_call", "dest": "cash"},
     {"trigger": "stock_sold", "source": "stock", "dest": "cash"},
 ]
@@ -80,13 +79,14 @@ ACCOUNT_TRANSITIONS: list[dict[str, Any]] = [
 
 
 def protocol_tables(levels: int, step_down: bool) -> tuple[list[str], list[dict[str, Any]]]:
-    """States L0..L{n-1}; ``to_Lj`` from any lower level, and from L{j+1} when stepping down."""
+    """States L0..L{n-1}; ``to_Lj`` from any lower level (a gap may skip levels), and from any
+    higher level when the policy steps down (a reversal may pass several boundaries at once)."""
     states = [f"L{i}" for i in range(levels)]
     table: list[dict[str, Any]] = []
     for j in range(levels):
         sources = [f"L{i}" for i in range(j)]
-        if step_down and j + 1 < levels:
-            sources.append(f"L{j + 1}")
+        if step_down:
+            sources += [f"L{i}" for i in range(j + 1, levels)]
         if sources:
             table.append({"trigger": f"to_L{j}", "source": sources, "dest": f"L{j}"})
     return states, table

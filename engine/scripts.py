@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from alluse.engine.decisions import ActionScript, ScriptStep, Value
@@ -51,7 +51,7 @@ def render_script(
     rule: str,
     trigger_values: tuple[tuple[str, Value], ...],
     event_index: int,
-    expiry_for: Mapping[str, str],
+    expiry_for: Callable[[str], str],
     approval: str | None = None,
 ) -> ActionScript:
     """Render ``template`` (found at ``file``/``path`` in the policy set) with ``names``."""
@@ -70,7 +70,8 @@ def render_script(
             elif step.contract == "position":
                 strike, expiry = names.get("strike"), str(names.get("expiry", ""))
             else:
-                expiry = expiry_for.get(step.expiry, str(names.get("expiry", "")))
+                expiry = (str(names.get("expiry", "")) if step.expiry == "position"
+                          else expiry_for(step.expiry))
             steps.append(ScriptStep(
                 "order", action=step.action, symbol=str(names.get("symbol", "")), right=right,
                 strike=float(strike) if strike is not None else None, expiry=expiry,

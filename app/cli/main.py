@@ -21,8 +21,9 @@ app = typer.Typer(
 )
 
 # Command modules: each defines register(app). One line per module; keep sorted.
-from alluse.cli import policy_cmd  # noqa: E402
+from alluse.cli import explain_cmd, policy_cmd  # noqa: E402
 
+explain_cmd.register(app)
 policy_cmd.register(app)
 # (more command modules are registered here)
 

@@ -135,6 +135,33 @@ def summary(directory: DirArg = None) -> None:
     print_policy_summary(ps, base)
 
 
+@policy_app.command("graph")
+def graph(
+    directory: DirArg = None,
+    machine: Annotated[str, typer.Option("--machine", help="protocol, wheel, account or all")] =
+    "all",
+) -> None:
+    """Print the state machines as mermaid diagrams (the protocol machine from the policy)."""
+    from alluse.adapters.policy_files import default_policy_dir, load_policy_dir
+    from alluse.engine.machines import Machines
+
+    if machine not in ("protocol", "wheel", "account", "all"):
+        typer.echo(f"error: --machine: '{machine}' is not one of protocol, wheel, account, all",
+                   err=True)
+        raise typer.Exit(2)
+    base = directory if directory is not None else default_policy_dir()
+    try:
+        ps = load_policy_dir(base)
+    except PolicyLoadError as exc:
+        print_issues(exc.issues, "text", base)
+        raise typer.Exit(1) from None
+    machines = Machines(len(ps.protocols.levels), ps.protocols.step_down.mode == "hysteresis",
+                        lambda _t: None)
+    for name in ("protocol", "wheel", "account"):
+        if machine in (name, "all"):
+            typer.echo(getattr(machines, name).mermaid())
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(policy_app, name="policy")
 

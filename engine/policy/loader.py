@@ -50,6 +50,7 @@ class PolicySet:
     week_types: WeekTypesPolicy
     strategies: Mapping[str, StrategyPolicy]
     expressions: Mapping[str, Expression]
+    expressions_by_path: Mapping[tuple[str | int, ...], Expression]
     hash: str
     file_hashes: Mapping[str, str]
 
@@ -58,7 +59,7 @@ class PolicySet:
         return self.hash[:12]
 
     def expr(self, file: str, *path: str | int) -> Expression:
-        return self.expressions[expr_key(file, path)]
+        return self.expressions_by_path[(file, *path)]
 
 
 def expr_key(file: str, path: tuple[str | int, ...]) -> str:
@@ -232,6 +233,10 @@ def load_policy_set(files: Mapping[str, bytes]) -> PolicySet:
     issues += check_cross_references(models, docs, expressions)
     if issues:
         raise PolicyLoadError(issues)
+    by_path: dict[tuple[str | int, ...], Expression] = {}
+    for key, compiled in expressions.items():
+        file, _, dotted = key.partition("#")
+        by_path[(file, *(int(p) if p.isdigit() else p for p in dotted.split(".")))] = compiled
     strategies = {n.removeprefix(STRATEGY_DIR + "/").removesuffix(".yaml"): m
                   for n, m in models.items() if n.startswith(STRATEGY_DIR + "/")}
     return PolicySet(
@@ -244,6 +249,7 @@ def load_policy_set(files: Mapping[str, bytes]) -> PolicySet:
         week_types=typing.cast(WeekTypesPolicy, models["week_types.yaml"]),
         strategies=types.MappingProxyType(dict(sorted(strategies.items()))),
         expressions=types.MappingProxyType(expressions),
+        expressions_by_path=types.MappingProxyType(by_path),
         hash=_canonical_hash(models),
         file_hashes=types.MappingProxyType(
             {n: hashlib.sha256(b).hexdigest() for n, b in sorted(files.items())}),
