@@ -21,8 +21,9 @@ app = typer.Typer(
 )
 
 # Command modules: each defines register(app). One line per module; keep sorted.
-from alluse.cli import explain_cmd, policy_cmd  # noqa: E402
+from alluse.cli import data_cmd, explain_cmd, policy_cmd  # noqa: E402
 
+data_cmd.register(app)
 explain_cmd.register(app)
 policy_cmd.register(app)
 # (more command modules are registered here)
