@@ -1,0 +1,41 @@
+"""The SQL store (SQLAlchemy 2 + Alembic): SQLite by default, PostgreSQL by URL.
+
+    store = Store.open("sqlite:///alluse.db")          # or postgresql+psycopg://user@host/db
+    run = store.begin_run("replay-2026-01", "replay", {"from": "2026-01-02"}, policy_hash)
+    for cursor, batch in batches_from(run.next_index):
+        store.record_batch(run.run_id, cursor, decisions=batch.decisions, alerts=batch.alerts)
+    store.finish_run(run.run_id)
+"""
+
+from alluse.adapters.store.records import (
+    AccountRecord,
+    AlertRecord,
+    BatchResult,
+    DecisionRecord,
+    PolicyVersion,
+    PositionRecord,
+    ProtocolChangeRecord,
+    RunState,
+    ScriptRecord,
+    TaxLotRecord,
+    TradeRecord,
+)
+from alluse.adapters.store.store import Store, alembic_config, make_engine, redact
+
+__all__ = [
+    "AccountRecord",
+    "AlertRecord",
+    "BatchResult",
+    "DecisionRecord",
+    "PolicyVersion",
+    "PositionRecord",
+    "ProtocolChangeRecord",
+    "RunState",
+    "ScriptRecord",
+    "Store",
+    "TaxLotRecord",
+    "TradeRecord",
+    "alembic_config",
+    "make_engine",
+    "redact",
+]

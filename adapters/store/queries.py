@@ -1,0 +1,152 @@
+"""The reading half of the store, and the error translation both halves share.
+
+Readers return the frozen records of `records.py`, oldest first. `Store` (store.py) adds the
+writes on top of this class.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, Select, select
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from alluse.adapters.store import records as rec
+from alluse.adapters.store.models import (
+    AccountRow,
+    ActionScriptRow,
+    AlertRow,
+    DecisionRow,
+    PolicyVersionRow,
+    PositionRow,
+    ProtocolChangeRow,
+    RunRow,
+    TaxLotRow,
+    TradeRow,
+)
+from alluse.engine.errors import StoreError
+
+R = TypeVar("R")
+
+
+def _record(kind: type[R], row: Mapping[Any, Any]) -> R:
+    names = {f.name for f in dataclasses.fields(kind)}  # type: ignore[arg-type]
+    values = {k: v for k, v in row.items() if k in names}
+    if "channels" in values:
+        values["channels"] = tuple(values["channels"])
+    return kind(**values)
+
+
+class Readers:
+    def __init__(self, engine: Engine, clock: Callable[[], dt.datetime]) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._password = engine.url.password
+
+    @property
+    def url(self) -> str:
+        """The database URL without its password."""
+        return self._engine.url.render_as_string(hide_password=True)
+
+    # -- error translation ------------------------------------------------------------------
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._password, "***") if self._password else text
+
+    def _describe(self, action: str, exc: BaseException) -> str:
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        return self._scrub(f"cannot {action} {self.url}: {reason}")
+
+    @contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            raise StoreError(self._describe(action, exc)) from exc
+
+    @contextmanager
+    def _read(self, action: str) -> Iterator[Connection]:
+        with self._guard(action), self._engine.connect() as conn, conn.begin():
+            yield conn
+
+    def _all(self, kind: type[R], stmt: Select[Any], action: str) -> list[R]:
+        with self._read(action) as conn:
+            return [_record(kind, row._mapping) for row in conn.execute(stmt)]
+
+    @staticmethod
+    def _run_state(row: Mapping[Any, Any]) -> rec.RunState:
+        return _record(rec.RunState, row)
+
+    # -- readers ----------------------------------------------------------------------------
+
+    def run(self, run_id: str) -> rec.RunState | None:
+        with self._read("read a run from") as conn:
+            row = conn.execute(select(RunRow.__table__).where(RunRow.run_id == run_id)).first()
+        return None if row is None else self._run_state(row._mapping)
+
+    def decisions(self, run_id: str | None = None, since_seq: int = 0,
+                  limit: int | None = None) -> list[rec.DecisionRecord]:
+        """Decisions with seq > `since_seq`, in log order, optionally of one run."""
+        stmt = select(DecisionRow.__table__).where(DecisionRow.seq > since_seq).order_by(DecisionRow.seq)
+        if run_id is not None:
+            stmt = stmt.where(DecisionRow.run_id == run_id)
+        return self._all(rec.DecisionRecord, stmt.limit(limit), "read decisions from")
+
+    def alerts(self, status: str | None = None, since_id: int = 0,
+               limit: int | None = None) -> list[rec.AlertRecord]:
+        """Alerts with id > `since_id`, optionally only those in delivery `status` (the outbox)."""
+        stmt = select(AlertRow.__table__).where(AlertRow.id > since_id).order_by(AlertRow.id)
+        if status is not None:
+            stmt = stmt.where(AlertRow.delivery_status == status)
+        return self._all(rec.AlertRecord, stmt.limit(limit), "read alerts from")
+
+    def scripts(self, status: str | None = None) -> list[rec.ScriptRecord]:
+        stmt = select(ActionScriptRow.__table__).order_by(ActionScriptRow.expires_at, ActionScriptRow.id)
+        if status is not None:
+            stmt = stmt.where(ActionScriptRow.status == status)
+        return self._all(rec.ScriptRecord, stmt, "read action scripts from")
+
+    def accounts(self) -> list[rec.AccountRecord]:
+        stmt = select(AccountRow.__table__).order_by(AccountRow.created_at, AccountRow.id)
+        return self._all(rec.AccountRecord, stmt, "read accounts from")
+
+    def positions(self, account: str | None = None, open_only: bool = False) -> list[rec.PositionRecord]:
+        stmt = select(PositionRow.__table__).order_by(PositionRow.opened_at, PositionRow.key)
+        if account is not None:
+            stmt = stmt.where(PositionRow.account == account)
+        if open_only:
+            stmt = stmt.where(PositionRow.closed_at.is_(None))
+        return self._all(rec.PositionRecord, stmt, "read positions from")
+
+    def trades(self, account: str | None = None) -> list[rec.TradeRecord]:
+        stmt = select(TradeRow.__table__).order_by(TradeRow.ts, TradeRow.id)
+        if account is not None:
+            stmt = stmt.where(TradeRow.account == account)
+        return self._all(rec.TradeRecord, stmt, "read trades from")
+
+    def protocol_changes(self, position: str | None = None) -> list[rec.ProtocolChangeRecord]:
+        stmt = select(ProtocolChangeRow.__table__).order_by(ProtocolChangeRow.id)
+        if position is not None:
+            stmt = stmt.where(ProtocolChangeRow.position == position)
+        return self._all(rec.ProtocolChangeRecord, stmt, "read protocol changes from")
+
+    def tax_lots(self, as_of: dt.date | None = None) -> list[rec.TaxLotRecord]:
+        """Tax lots of the snapshot `as_of` (default: the latest snapshot)."""
+        if as_of is None:
+            with self._read("read tax lots from") as conn:
+                latest = select(TaxLotRow.as_of).order_by(TaxLotRow.as_of.desc()).limit(1)
+                as_of = conn.execute(latest).scalar()
+            if as_of is None:
+                return []
+        stmt = select(TaxLotRow.__table__).where(TaxLotRow.as_of == as_of).order_by(TaxLotRow.id)
+        return self._all(rec.TaxLotRecord, stmt, "read tax lots from")
+
+    def policy_version(self, policy_hash: str) -> rec.PolicyVersion | None:
+        stmt = select(PolicyVersionRow.__table__).where(PolicyVersionRow.hash == policy_hash)
+        found = self._all(rec.PolicyVersion, stmt, "read a policy version from")
+        return found[0] if found else None
