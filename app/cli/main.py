@@ -21,10 +21,11 @@ app = typer.Typer(
 )
 
 # Command modules: each defines register(app). One line per module; keep sorted.
-from alluse.cli import data_cmd, explain_cmd, policy_cmd  # noqa: E402
+from alluse.cli import data_cmd, explain_cmd, ledger_cmd, policy_cmd  # noqa: E402
 
 data_cmd.register(app)
 explain_cmd.register(app)
+ledger_cmd.register(app)
 policy_cmd.register(app)
 # (more command modules are registered here)
 
