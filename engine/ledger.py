@@ -164,9 +164,9 @@ class Ledger:
         self._check_account(source)
         self._check_account(target)
         self._check_time(ts)
-        if amount <= 0 or money(amount) != amount or source == target:
+        if amount < 0 or money(amount) != amount or source == target:
             raise EventError(f"transfer of {amount} from {source!r} to {target!r}: the amount must "
-                             f"be positive whole cents between two accounts")
+                             f"be whole cents ≥ 0 between two accounts")
         if amount > self._cash[source]:
             raise EventError(f"transfer of {amount} exceeds the cash of {source!r} "
                              f"({self._cash[source]})")
