@@ -183,7 +183,8 @@ def implied_vol(
 
 
 def _brent(f: Callable[[float], float], a: float, b: float, fa: float, fb: float, tol: float) -> float:
-    """Brent's root finder on a bracket with ``fa < 0 < fb`` (Brent 1973, as in Numerical Recipes)."""
+    """Brent's root finder on a bracket where ``fa`` and ``fb`` differ in sign (Brent 1973, as in
+    Numerical Recipes ``zbrent``)."""
     c, fc = b, fb
     d = e = b - a
     for _ in range(200):
@@ -249,30 +250,29 @@ def strike_for_delta(
     if not callable(sigma):
         return _strike_closed_form(target_delta, is_call, S, T, r, q, df_q, sigma)
 
-    def delta_at(log_k: float) -> float:
-        return bs_greeks(right, S, math.exp(log_k), T, r, sigma(math.exp(log_k)), q).delta
+    def excess(log_k: float) -> float:
+        strike = math.exp(log_k)
+        return bs_greeks(right, S, strike, T, r, sigma(strike), q).delta - target_delta
 
-    # Delta falls as the strike rises, for calls and puts alike: bracket, then bisect on ln K.
+    # Delta falls as the strike rises, for calls and puts alike: bracket around the flat-vol
+    # answer, then Brent on ln K.
     k0 = _strike_closed_form(target_delta, is_call, S, T, r, q, df_q, sigma(S))
     step = max(0.05, 2.0 * sigma(S) * math.sqrt(T))
     lo, hi = math.log(k0) - step, math.log(k0) + step
+    f_lo, f_hi = excess(lo), excess(hi)
     for _ in range(60):
-        if delta_at(lo) > target_delta:
+        if f_lo > 0.0:
             break
         lo -= step
+        f_lo = excess(lo)
     for _ in range(60):
-        if delta_at(hi) < target_delta:
+        if f_hi < 0.0:
             break
         hi += step
-    for _ in range(100):
-        mid = 0.5 * (lo + hi)
-        if delta_at(mid) > target_delta:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-12:
-            break
-    return math.exp(0.5 * (lo + hi))
+        f_hi = excess(hi)
+    if not (f_lo > 0.0 > f_hi):
+        raise DataError(f"strike_for_delta: no strike has delta {target_delta!r} under this smile")
+    return math.exp(_brent(excess, lo, hi, f_lo, f_hi, 1e-12))
 
 
 def _strike_closed_form(
