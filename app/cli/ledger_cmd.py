@@ -55,16 +55,21 @@ def _read(events: Path) -> list[str]:
     if str(events) == "-":
         return sys.stdin.read().splitlines()
     if not events.is_file():
-        typer.echo(f"error: --events: file '{events}' not found", err=True)
+        why = "is not a file" if events.exists() else "not found"
+        typer.echo(f"error: --events: file '{events}' {why}", err=True)
         raise typer.Exit(2)
     try:
-        return events.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        typer.echo(f"error: {events}: not UTF-8 text (byte {exc.start})", err=True)
-        raise typer.Exit(1) from None
+        data = events.read_bytes()
     except OSError as exc:
         typer.echo(f"error: --events: cannot read '{events}': {exc.strerror}", err=True)
         raise typer.Exit(2) from None
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        typer.echo(f"error: {events}: line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at "
+                   f"offset {exc.start})", err=True)
+        raise typer.Exit(1) from None
 
 
 def build_ledger(lines: list[str], capital: Decimal) -> Ledger:
