@@ -10,12 +10,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from alluse.engine.errors import PolicyIssue
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from alluse.engine.errors import PolicyIssue
+
 Path_ = tuple[str | int, ...]
+
+# A 1 MB file can still expand into billions of values through nested aliases ("billion
+# laughs"): building the plain data stops past this many values, far above any real policy.
+MAX_VALUES = 50_000
+
+
+class _TooManyValues(Exception):
+    def __init__(self, path: Path_) -> None:
+        self.path = path
 
 
 @dataclass(slots=True)
@@ -25,6 +35,7 @@ class YamlDoc:
     values: dict[Path_, tuple[int, int]] = field(default_factory=dict)  # path → value line:col
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)  # path → key line:col
     quoted: set[Path_] = field(default_factory=set)  # scalars written in quotes
+    count: int = 0  # values built so far, against MAX_VALUES
 
     def where(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
         """Best position for ``path``: the key or value, else the nearest ancestor."""
@@ -53,6 +64,9 @@ def _tag_of(node: Any) -> str | None:
 
 
 def _plain(node: Any, path: Path_, doc: YamlDoc, issues: list[PolicyIssue]) -> Any:
+    doc.count += 1
+    if doc.count > MAX_VALUES:
+        raise _TooManyValues(path)
     tag = _tag_of(node)
     if tag is not None:
         line, col = doc.where(path)
@@ -136,7 +150,12 @@ def parse_yaml(file: str, raw: bytes) -> tuple[YamlDoc | None, list[PolicyIssue]
         return None, [PolicyIssue(file, 1, 1, f"YAML: {exc}", code="yaml-syntax")]
     doc = YamlDoc(file, None)
     doc.values[()] = (1, 1)
-    doc.data = _plain(data, (), doc, issues)
+    try:
+        doc.data = _plain(data, (), doc, issues)
+    except _TooManyValues as exc:
+        line, col = doc.where(exc.path)
+        return None, [PolicyIssue(file, line, col, f"the document expands to more than "
+                                  f"{MAX_VALUES} values (nested YAML aliases?)", code="too-large")]
     if not isinstance(doc.data, dict):
         kind = type(doc.data).__name__ if doc.data is not None else "nothing"
         issues.append(PolicyIssue(file, 1, 1, f"a policy file must be a mapping, found {kind}",
