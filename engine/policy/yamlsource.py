@@ -112,6 +112,30 @@ def _plain(node: Any, path: Path_, doc: YamlDoc, issues: list[PolicyIssue]) -> A
     return str(node)
 
 
+def _explicit_tags(file: str, text: str) -> list[PolicyIssue]:
+    """Every explicit tag in the text, found in the event stream before anything is constructed.
+
+    Standard tags (``!!binary``, ``!!set``, ``!!omap``, ``!!str``…) are resolved by the constructor
+    into values that carry no tag any more, and some of them (``!!omap``) break the position
+    tables, so tags are rejected here, each at its own line:col. A syntax error is left to the
+    loader, which reports it with its position.
+    """
+    issues: list[PolicyIssue] = []
+    try:
+        for event in _yaml().parse(text):
+            tag = getattr(event, "tag", None)
+            value = getattr(tag, "value", tag)
+            if isinstance(value, str) and value:
+                mark = event.start_mark
+                shown = value.replace("tag:yaml.org,2002:", "!!")
+                issues.append(PolicyIssue(file, mark.line + 1, mark.column + 1,
+                                          f"YAML tag '{shown}' is not allowed: policies are "
+                                          "plain data", code="yaml-tag"))
+    except YAMLError:
+        return []
+    return issues
+
+
 def parse_yaml(file: str, raw: bytes) -> tuple[YamlDoc | None, list[PolicyIssue]]:
     """Parse one policy file. Returns the document (None when unusable) and every issue found."""
     issues: list[PolicyIssue] = []
@@ -136,6 +160,9 @@ def parse_yaml(file: str, raw: bytes) -> tuple[YamlDoc | None, list[PolicyIssue]
     if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#")
                                for ln in text.splitlines()):
         return None, [PolicyIssue(file, 1, 1, "file is empty", code="empty")]
+    issues = _explicit_tags(file, text)
+    if issues:
+        return None, issues
     try:
         data = _yaml().load(text)
     except MarkedYAMLError as exc:
