@@ -39,8 +39,10 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
+import warnings
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -85,11 +87,21 @@ class Sessions(Protocol):
     def hours(self, day: date) -> tuple[datetime, datetime]: ...
 
 
+@contextmanager
+def _quiet_pandas() -> Iterator[None]:
+    # exchange_calendars 4.13 on pandas 3.1 calls a deprecated Series.values: not ours to fix, and
+    # it must not turn every check into an error under `filterwarnings = error`.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+        yield
+
+
 @lru_cache(maxsize=4)
 def _xnys(first_year: int, last_year: int) -> Any:
     import exchange_calendars  # heavy import (pandas): only when a check needs it
 
-    return exchange_calendars.get_calendar("XNYS", start=f"{first_year}-01-01", end=f"{last_year}-12-31")
+    with _quiet_pandas():
+        return exchange_calendars.get_calendar("XNYS", start=f"{first_year}-01-01", end=f"{last_year}-12-31")
 
 
 class XnysSessions:
@@ -101,15 +113,18 @@ class XnysSessions:
         self._hours: dict[date, tuple[datetime, datetime]] = {}
 
     def sessions(self, first: date, last: date) -> list[date]:
-        return [ts.date() for ts in self._cal.sessions_in_range(first.isoformat(), last.isoformat())]
+        with _quiet_pandas():
+            return [ts.date() for ts in self._cal.sessions_in_range(first.isoformat(), last.isoformat())]
 
     def is_session(self, day: date) -> bool:
-        return bool(self._cal.is_session(day.isoformat()))
+        with _quiet_pandas():
+            return bool(self._cal.is_session(day.isoformat()))
 
     def hours(self, day: date) -> tuple[datetime, datetime]:
         if day not in self._hours:
-            opened = self._cal.session_open(day.isoformat()).to_pydatetime().astimezone(NEW_YORK)
-            closed = self._cal.session_close(day.isoformat()).to_pydatetime().astimezone(NEW_YORK)
+            with _quiet_pandas():
+                opened = self._cal.session_open(day.isoformat()).to_pydatetime().astimezone(NEW_YORK)
+                closed = self._cal.session_close(day.isoformat()).to_pydatetime().astimezone(NEW_YORK)
             self._hours[day] = (opened, closed)
         return self._hours[day]
 
