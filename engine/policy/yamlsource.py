@@ -12,6 +12,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.composer import Composer
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from alluse.engine.errors import PolicyIssue
@@ -50,8 +51,42 @@ class YamlDoc:
         return self.values.get((), (1, 1))
 
 
+class _TagsFound(Exception):
+    def __init__(self, tags: list[tuple[int, int, str]]) -> None:
+        self.tags = tags
+
+
+class _NoTagComposer(Composer):
+    """Records every explicit tag while composing and refuses the document before construction.
+
+    Standard tags (``!!binary``, ``!!set``, ``!!omap``, ``!!str``…) are resolved by the constructor
+    into values that carry no tag any more, and ``!!omap`` breaks the position tables, so tags are
+    caught here, on the events, each at its own line:col; nothing tagged is ever constructed.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.explicit_tags: list[tuple[int, int, str]] = []
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.parser.peek_event()
+        tag = getattr(event, "ctag", None)
+        if tag is not None and str(tag):
+            mark = event.start_mark
+            self.explicit_tags.append((mark.line + 1, mark.column + 1,
+                                       str(tag).replace("tag:yaml.org,2002:", "!!")))
+        return super().compose_node(parent, index)
+
+    def compose_document(self) -> Any:
+        node = super().compose_document()
+        if self.explicit_tags:
+            raise _TagsFound(self.explicit_tags)
+        return node
+
+
 def _yaml() -> YAML:
     y = YAML(typ="rt")
+    y.Composer = _NoTagComposer
     y.preserve_quotes = True
     y.allow_duplicate_keys = False
     return y
@@ -112,30 +147,6 @@ def _plain(node: Any, path: Path_, doc: YamlDoc, issues: list[PolicyIssue]) -> A
     return str(node)
 
 
-def _explicit_tags(file: str, text: str) -> list[PolicyIssue]:
-    """Every explicit tag in the text, found in the event stream before anything is constructed.
-
-    Standard tags (``!!binary``, ``!!set``, ``!!omap``, ``!!str``…) are resolved by the constructor
-    into values that carry no tag any more, and some of them (``!!omap``) break the position
-    tables, so tags are rejected here, each at its own line:col. A syntax error is left to the
-    loader, which reports it with its position.
-    """
-    issues: list[PolicyIssue] = []
-    try:
-        for event in _yaml().parse(text):
-            tag = getattr(event, "tag", None)
-            value = getattr(tag, "value", tag)
-            if isinstance(value, str) and value:
-                mark = event.start_mark
-                shown = value.replace("tag:yaml.org,2002:", "!!")
-                issues.append(PolicyIssue(file, mark.line + 1, mark.column + 1,
-                                          f"YAML tag '{shown}' is not allowed: policies are "
-                                          "plain data", code="yaml-tag"))
-    except YAMLError:
-        return []
-    return issues
-
-
 def parse_yaml(file: str, raw: bytes) -> tuple[YamlDoc | None, list[PolicyIssue]]:
     """Parse one policy file. Returns the document (None when unusable) and every issue found."""
     issues: list[PolicyIssue] = []
@@ -160,11 +171,11 @@ def parse_yaml(file: str, raw: bytes) -> tuple[YamlDoc | None, list[PolicyIssue]
     if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#")
                                for ln in text.splitlines()):
         return None, [PolicyIssue(file, 1, 1, "file is empty", code="empty")]
-    issues = _explicit_tags(file, text)
-    if issues:
-        return None, issues
     try:
         data = _yaml().load(text)
+    except _TagsFound as exc:
+        return None, [PolicyIssue(file, line, col, f"YAML tag '{tag}' is not allowed: policies "
+                                  "are plain data", code="yaml-tag") for line, col, tag in exc.tags]
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
