@@ -8,7 +8,8 @@ time zone) makes both backends refuse the same input with the same message, nami
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,62 +43,89 @@ from alluse.adapters.store.models import (
 from alluse.adapters.store.types import Money, UtcDateTime, to_decimal, to_utc
 from alluse.engine.errors import StoreError
 
+Checker = Callable[[Any], Any]
 
-def _check_value(col_type: Any, value: Any) -> Any:
-    """The value to bind for a column of `col_type`; ValueError says what is wrong."""
-    if isinstance(col_type, Money):
-        return to_decimal(value, col_type.scale)
-    if isinstance(col_type, UtcDateTime):
-        return to_utc(value)
-    if isinstance(col_type, Date):
-        if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
-            raise ValueError(f"{value!r} is not a date")
+
+def _typed(kind: type | tuple[type, ...], what: str) -> Checker:
+    def check(value: Any) -> Any:
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise ValueError(f"{value!r} is not {what}")
         return value
-    if isinstance(col_type, Boolean):
-        if not isinstance(value, bool):
-            raise ValueError(f"{value!r} is not a boolean")
-        return value
-    if isinstance(col_type, Integer):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ValueError(f"{value!r} is not an integer")
-        return value
-    if isinstance(col_type, Float):
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise ValueError(f"{value!r} is not a number")
-        return float(value)
-    if isinstance(col_type, String):
+    return check
+
+
+def _date(value: Any) -> dt.date:
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise ValueError(f"{value!r} is not a date")
+    return value
+
+
+def _string(length: int | None) -> Checker:
+    def check(value: Any) -> str:
         if not isinstance(value, str):
             raise ValueError(f"{value!r} is not a string")
-        if col_type.length is not None and len(value) > col_type.length:
-            raise ValueError(f"{value[:40]!r}… is longer than {col_type.length} characters")
+        if length is not None and len(value) > length:
+            raise ValueError(f"{value[:40]!r}… is longer than {length} characters")
         return value
-    if isinstance(col_type, JSON):
-        if isinstance(value, tuple):
-            return list(value)
-        if not isinstance(value, dict | list):
-            raise ValueError(f"expected a JSON object or list, got {type(value).__name__}")
-        return value
+    return check
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if not isinstance(value, dict | list):
+        raise ValueError(f"expected a JSON object or list, got {type(value).__name__}")
     return value
+
+
+def _checker(col_type: Any) -> Checker:
+    """The function giving the value to bind for a column of `col_type` (ValueError if wrong)."""
+    if isinstance(col_type, Money):
+        scale = col_type.scale
+        return lambda value: to_decimal(value, scale)
+    if isinstance(col_type, UtcDateTime):
+        return to_utc
+    if isinstance(col_type, Date):
+        return _date
+    if isinstance(col_type, Boolean):
+        return _typed(bool, "a boolean")
+    if isinstance(col_type, Integer):
+        return _typed(int, "an integer")
+    if isinstance(col_type, Float):
+        number = _typed((int, float), "a number")
+        return lambda value: float(number(value))
+    if isinstance(col_type, String):
+        return _string(col_type.length)
+    if isinstance(col_type, JSON):
+        return _json
+    raise TypeError(f"no checker for column type {col_type!r}")  # a new column type needs one
+
+
+@functools.cache
+def _checkers(table: Table) -> tuple[tuple[str, Checker, bool, bool], ...]:
+    """Per column: name, checker, whether None is allowed, whether None means "database assigns"."""
+    return tuple((col.name, _checker(col.type), bool(col.nullable),
+                  col.primary_key and col.autoincrement is True) for col in table.columns)
 
 
 def check_row(table: Table, values: dict[str, Any], where: str) -> dict[str, Any]:
     """`values` restricted to `table`'s columns, each checked; StoreError names `where`.field."""
     out: dict[str, Any] = {}
-    for col in table.columns:
-        if col.name not in values:
+    for name, check, nullable, assigned in _checkers(table):
+        if name not in values:
             continue
-        value = values[col.name]
+        value = values[name]
         if value is None:
-            if col.primary_key and col.autoincrement is True:
-                continue  # assigned by the database
-            if not col.nullable:
-                raise StoreError(f"{where}.{col.name}: a value is required")
-            out[col.name] = None
+            if assigned:
+                continue
+            if not nullable:
+                raise StoreError(f"{where}.{name}: a value is required")
+            out[name] = None
             continue
         try:
-            out[col.name] = _check_value(col.type, value)
+            out[name] = check(value)
         except ValueError as exc:
-            raise StoreError(f"{where}.{col.name}: {exc}") from None
+            raise StoreError(f"{where}.{name}: {exc}") from None
     return out
 
 
