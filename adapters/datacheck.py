@@ -164,7 +164,8 @@ class Finding:
 
     def format(self) -> str:
         where = f"{self.source}:{self.line}" if self.line is not None else self.source
-        return f"{where}: {self.symbol} {self.date_or_ts}: {self.severity} {self.code}: {self.reason}"
+        who = f"{self.symbol} {self.date_or_ts}".strip()
+        return f"{where}: {who}: {self.severity} {self.code}: {self.reason}"
 
     def as_dict(self) -> dict[str, object]:
         return {"symbol": self.symbol, "date_or_ts": self.date_or_ts, "severity": self.severity,
