@@ -78,9 +78,16 @@ class MarketCalendar:
 @lru_cache(maxsize=1)
 def nyse_calendar() -> MarketCalendar:
     """The XNYS calendar from exchange_calendars (about 20 years back, a year ahead)."""
+    import warnings
+
     import exchange_calendars as xc  # heavy import, kept off the CLI's start-up path
 
-    cal = xc.get_calendar("XNYS")
+    with warnings.catch_warnings():
+        # exchange_calendars 4.13 trips pandas 3.1 deprecation warnings inside its own code;
+        # they say nothing about our use and would reach every user's terminal.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        cal = xc.get_calendar("XNYS")
     sessions = [ts.date() for ts in cal.sessions]
     early: dict[dt.date, dt.time] = {}
     for day in cal.early_closes:
