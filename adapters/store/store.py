@@ -110,8 +110,9 @@ def make_engine(url: str | URL) -> Engine:
     try:
         return create_engine(parsed, pool_pre_ping=True)
     except ImportError as exc:
-        raise StoreError(f"cannot use {redact(parsed)}: the psycopg driver is not installed "
-                         "(pip install 'alluse[postgres]')") from exc
+        hint = " (pip install 'alluse[postgres]')" if parsed.drivername == "postgresql+psycopg" else ""
+        raise StoreError(f"cannot use {redact(parsed)}: the driver {parsed.drivername!r} is not "
+                         f"installed{hint}") from exc
     except ArgumentError as exc:
         raise StoreError(f"cannot use {redact(parsed)}: {exc}") from exc
 
