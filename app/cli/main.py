@@ -27,6 +27,8 @@ data_cmd.register(app)
 explain_cmd.register(app)
 ledger_cmd.register(app)
 policy_cmd.register(app)
+from alluse.cli import watch_cmd  # noqa: F401,E402
+
 # (more command modules are registered here)
 
 
