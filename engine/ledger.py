@@ -273,16 +273,21 @@ class Ledger:
         self._check_account(event.account)
         self._check_time(event.ts)
         before = len(self._realized)  # every check runs before the first change: nothing half-booked
-        if isinstance(event, Fill):
-            contract = event.contract
-            if contract is None:
-                self._stock_fill(event)
+        contract = event.contract
+        try:
+            if isinstance(event, Fill):
+                if contract is None:
+                    self._stock_fill(event)
+                else:
+                    self._option_fill(event, contract)
+            elif isinstance(event, Expiration):
+                self._expire(event)
             else:
-                self._option_fill(event, contract)
-        elif isinstance(event, Expiration):
-            self._expire(event)
-        else:
-            self._assign(event)
+                self._assign(event)
+        finally:  # closed positions leave no empty entries behind (queries walk every key)
+            for key in ((event.account, event.symbol), (event.account, contract)):
+                if key in self._lots and not self._lots[key]:
+                    del self._lots[key]
         self._last_ts = event.ts
         return self._realized[before:]
 
@@ -378,7 +383,7 @@ class Ledger:
             if (key == loss.symbol or is_call) and self._in_scope(loss, account):
                 found += [lot for lot in lots if lot.wash_room and lot.quantity > 0
                           and lot.origin != loss.origin and (loss.sold - lot.acquired).days <= 30]
-        return sorted(found, key=lambda lot: lot.acquired)  # stable: purchase order within a day
+        return sorted(found, key=lambda lot: (lot.acquired, lot.origin))  # purchase order
 
     def _wash_with_earlier_purchases(self, loss: _Loss) -> None:
         for lot in self._replacements(loss):
