@@ -1,0 +1,196 @@
+"""`alluse policy lint|init|watch` through the real entry point (a subprocess): exit codes, formats."""
+
+# ruff: noqa: SIM300  # house style (STYLE.md): assert expected == actual
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from alluse.adapters.policy_files import default_policy_dir, read_policy_files
+
+CORPUS = Path(__file__).resolve().parents[1] / "policies"
+ENTRY = "from alluse.cli import main; main()"
+
+
+def alluse(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", ENTRY, *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=60, env={**os.environ, "COLUMNS": "200"})
+
+
+def policy_copy(target: Path, *cases: str) -> Path:
+    """The default set in ``target`` with the named corpus overlays applied."""
+    for rel, raw in read_policy_files(default_policy_dir()).items():
+        (target / rel).parent.mkdir(parents=True, exist_ok=True)
+        (target / rel).write_bytes(raw)
+    for name in cases:
+        case = CORPUS / "bad" / name
+        for src in case.rglob("*.yaml"):
+            (target / src.relative_to(case)).write_bytes(src.read_bytes())
+    return target
+
+
+def expected(name: str, prefix: str) -> list[str]:
+    lines = (CORPUS / "bad" / name / "expected.txt").read_text("utf-8").splitlines()
+    return [prefix + line for line in lines]
+
+
+def test_lint_clean_set_exits_0():
+    """The default set lints clean: exit 0 and a one-line summary."""
+    result = alluse("policy", "lint", str(default_policy_dir()))
+    assert 0 == result.returncode, result.stderr
+    assert "ok — 10 files, 3 strategies" in result.stdout
+
+
+def test_lint_errors_in_several_files_exit_1_with_every_line(tmp_path):
+    """Broken files: exit 1, every file:line:col line on stdout, the count on stderr."""
+    cases = ("39_split_not_100", "52_cron_does_not_parse", "58_template_unknown_placeholder")
+    policy_copy(tmp_path / "p", *cases)
+    result = alluse("policy", "lint", "p", cwd=tmp_path)
+    want = sorted(line for c in cases for line in expected(c, "p/"))
+    assert (1, want) == (result.returncode, sorted(result.stdout.splitlines()))
+    assert "5 problems found" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_lint_missing_directory_is_a_usage_error_exit_2(tmp_path):
+    """A directory that does not exist: exit 2, said on stderr."""
+    result = alluse("policy", "lint", str(tmp_path / "nope"))
+    assert 2 == result.returncode
+    assert "not found" in result.stderr
+
+
+def test_lint_unknown_format_is_a_usage_error_exit_2():
+    """A bad option value is a usage error."""
+    assert 2 == alluse("policy", "lint", "--format", "xml").returncode
+
+
+def test_lint_json_lists_every_issue_with_its_location(tmp_path):
+    """--format json: a JSON array of issues with file, line, col, policy, rule, code, message."""
+    policy_copy(tmp_path / "p", "47_unknown_alert_type")
+    result = alluse("policy", "lint", "p", "--format", "json", cwd=tmp_path)
+    issues = json.loads(result.stdout)
+    assert 1 == result.returncode
+    assert [("p/protocols.yaml", 48, 19, "crossref"), ("p/strategies/gen_acc.yaml", 34, 19,
+                                                        "crossref")] == [
+        (i["file"], i["line"], i["col"], i["code"]) for i in issues]
+    assert ("protocols", "level 2") == (issues[0]["policy"], issues[0]["rule"])
+
+
+def test_lint_json_on_a_clean_set_is_an_empty_array():
+    """Clean set in JSON: [] and exit 0."""
+    result = alluse("policy", "lint", str(default_policy_dir()), "--format", "json")
+    assert (0, []) == (result.returncode, json.loads(result.stdout))
+
+
+def test_lint_github_format_is_workflow_commands(tmp_path):
+    """--format github: one ::error annotation per issue, for pull-request reviews."""
+    policy_copy(tmp_path / "p", "39_split_not_100")
+    result = alluse("policy", "lint", "p", "--format", "github", cwd=tmp_path)
+    assert 1 == result.returncode
+    assert ["::error file=p/accounts.yaml,line=10,col=3,title=accounts::the account split must "
+            "sum to 100%25, found 90%25"] == result.stdout.splitlines()
+
+
+def test_init_copies_a_set_that_lints_clean_and_refuses_a_non_empty_directory(tmp_path):
+    """init writes a usable set with its schemas; a second init into it is a usage error."""
+    assert 0 == alluse("policy", "init", str(tmp_path / "mine")).returncode
+    assert (tmp_path / "mine" / "schemas" / "strategy.schema.json").is_file()
+    assert 0 == alluse("policy", "lint", str(tmp_path / "mine")).returncode
+    again = alluse("policy", "init", str(tmp_path / "mine"))
+    assert (2, True) == (again.returncode, "not empty" in again.stderr)
+
+
+# --------------------------------------------------------------------------- watch
+
+
+class Watch:
+    """`alluse policy watch` in a subprocess, its stdout lines read by a thread."""
+
+    def __init__(self, *args: str, cwd: Path) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", ENTRY, "policy", "watch", *args],
+                                     cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def next_line(self, timeout: float = 20.0) -> str:
+        return self.lines.get(timeout=timeout)
+
+    def interrupt(self) -> tuple[int, str]:
+        self.proc.send_signal(signal.SIGINT)
+        _, err = self.proc.communicate(timeout=20)
+        return self.proc.returncode, err
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+@pytest.fixture
+def watch_factory():
+    started: list[Watch] = []
+
+    def start(*args: str, cwd: Path) -> Watch:
+        started.append(Watch(*args, cwd=cwd))
+        return started[-1]
+
+    yield start
+    for w in started:
+        w.kill()
+
+
+def test_watch_json_prints_initial_load_then_each_attempt_and_exits_0_on_ctrl_c(tmp_path,
+                                                                               watch_factory):
+    """JSON lines: accepted at start, rejected on a bad save (with errors), accepted on the fix."""
+    policy_copy(tmp_path / "p")
+    watch = watch_factory("p", "--format", "json", cwd=tmp_path)
+    first = json.loads(watch.next_line())
+    assert ("accepted", []) == (first["status"], first["errors"])
+    accounts = tmp_path / "p" / "accounts.yaml"
+    original = accounts.read_text("utf-8")
+    accounts.write_text(original.replace("COM-ACC: 30\n", "COM-ACC: 20\n", 1), "utf-8")
+    rejected = json.loads(watch.next_line())
+    assert ("rejected", first["hash"]) == (rejected["status"], rejected["hash"])
+    line = original.splitlines().index("  GEN-ACC: 40") + 1  # the split's first entry
+    assert [("p/accounts.yaml", line, 3, "the account split must sum to 100%, found 90%")] == [
+        (e["file"], e["line"], e["col"], e["message"]) for e in rejected["errors"]]
+    accounts.write_text(original, "utf-8")
+    fixed = json.loads(watch.next_line())
+    assert ("accepted", first["hash"]) == (fixed["status"], fixed["hash"])
+    code, err = watch.interrupt()
+    assert (0, "") == (code, err)
+
+
+def test_watch_failed_initial_load_keeps_watching_until_fixed(tmp_path, watch_factory):
+    """A set broken at start is reported and watched; once fixed it is accepted."""
+    directory = policy_copy(tmp_path / "p", "49_unknown_schedule_job")
+    watch = watch_factory("p", cwd=tmp_path)
+    assert watch.next_line().endswith("rejected: 1 problem; no policy is active")
+    assert watch.next_line().startswith("  p/strategies/gen_acc.yaml:10:8: ")
+    gen = directory / "strategies" / "gen_acc.yaml"
+    gen.write_bytes((default_policy_dir() / "strategies" / "gen_acc.yaml").read_bytes())
+    line = watch.next_line()
+    assert " accepted: policy " in line and line.endswith("is active (10 files)")
+    code, err = watch.interrupt()
+    assert (0, False) == (code, "Traceback" in err)
+
+
+def test_watch_missing_directory_is_a_usage_error_exit_2(tmp_path):
+    """No directory, nothing to watch: exit 2 at once."""
+    result = alluse("policy", "watch", str(tmp_path / "nope"))
+    assert (2, True) == (result.returncode, "not found" in result.stderr)
