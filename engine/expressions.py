@@ -113,6 +113,18 @@ class Expression:
     names: tuple[str, ...] = field(default=())
 
 
+def _simple_eval(functions: Mapping[str, Callable[..., Any]]) -> SimpleEval:
+    """simpleeval without compound types, plus the literal tuples/lists `_check` allows for ``in``.
+
+    Plain SimpleEval refuses ``ast.Tuple`` at evaluation time, so ``symbol in ('TSLA', 'NVDA')``
+    passed lint and then failed on the first event; `_check` has already limited them to literals.
+    """
+    s = SimpleEval(functions=dict(functions))
+    s.nodes[ast.Tuple] = lambda node: tuple(s._eval(e) for e in node.elts)
+    s.nodes[ast.List] = lambda node: [s._eval(e) for e in node.elts]
+    return s
+
+
 def _check(node: ast.AST, allowed: frozenset[str], functions: Mapping[str, object]) -> None:
     col = getattr(node, "col_offset", 0) + 1
     if isinstance(node, ast.Expression):
@@ -125,6 +137,8 @@ def _check(node: ast.AST, allowed: frozenset[str], functions: Mapping[str, objec
             raise ExpressionError(f"operator {type(node.op).__name__} is not allowed", col)
         if isinstance(node.op, ast.Pow):
             exp = node.right
+            if isinstance(exp, ast.UnaryOp) and isinstance(exp.op, ast.USub | ast.UAdd):
+                exp = exp.operand  # "x ** -2": the literal is wrapped in a unary minus
             if not (isinstance(exp, ast.Constant) and isinstance(exp.value, int | float)
                     and not isinstance(exp.value, bool) and abs(exp.value) <= MAX_POW_EXPONENT):
                 raise ExpressionError(
@@ -204,7 +218,7 @@ def compile_expression(
     _check(tree, allowed_names, functions)
     body = tree.body
     parts = body.values if isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And) else [body]
-    evaluator = SimpleEval(functions=dict(functions))
+    evaluator = _simple_eval(functions)
     clauses = []
     all_names: list[str] = []
     for part in parts:
@@ -251,7 +265,7 @@ class Evaluator:
     __slots__ = ("_s",)
 
     def __init__(self, functions: Mapping[str, Callable[..., Any]] = FUNCTIONS) -> None:
-        self._s = SimpleEval(functions=dict(functions))
+        self._s = _simple_eval(functions)
 
     def value(self, expr: Expression, names: Mapping[str, Any]) -> Any:
         """The value of a one-clause expression (order templates: strikes, quantities, limits)."""
