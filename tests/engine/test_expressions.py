@@ -1,0 +1,148 @@
+"""The sandboxed expression language: what it refuses (with a column), what it evaluates, traces."""
+
+# ruff: noqa: SIM300  # house style (STYLE.md): assert expected == actual
+
+from __future__ import annotations
+
+import pytest
+
+from alluse.engine.expressions import (
+    MAX_LENGTH,
+    Evaluator,
+    ExpressionError,
+    compile_expression,
+)
+from alluse.engine.policy import names
+
+NAMES = frozenset({"premium_pct", "min_premium_pct", "price", "atr", "symbol", "delta", "x"})
+
+
+def refusal(text: str) -> tuple[str, int]:
+    with pytest.raises(ExpressionError) as info:
+        compile_expression(text, NAMES)
+    return str(info.value), info.value.col
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "col"),
+    [
+        ("__import__('os').system('id')", "call to '__import__('os').system' is not allowed "
+         "(allowed functions: abs, ceil, floor, max, min, round)", 1),
+        ("().__class__", "attribute access ('.') is not allowed", 1),
+        ("x.real > 0", "attribute access ('.') is not allowed", 1),
+        ("symbol[0] == 'T'", "subscripts ('[...]') are not allowed", 1),
+        ("(lambda: 1) == 1", "lambda is not allowed", 2),
+        ("[y for y in (1, 2)] == 1", "comprehensions are not allowed", 1),
+        ("sum(y for y in (1, 2)) > 0", "call to 'sum' is not allowed (allowed functions: abs, "
+         "ceil, floor, max, min, round)", 1),
+        ("9**9**9", "'**' needs a literal exponent between -8 and 8", 1),
+        ("x ** x", "'**' needs a literal exponent between -8 and 8", 1),
+        ("x << 2", "operator LShift is not allowed", 1),
+        ("~x", "operator Invert is not allowed", 1),
+        ("x is None", "comparison Is is not allowed", 1),
+        ("{1, 2}", "Set is not allowed in an expression", 1),
+        ("{'a': 1}", "Dict is not allowed in an expression", 1),
+        ("f'{x}' == '1'", "JoinedStr is not allowed in an expression", 1),
+        ("(y := 1) == 1", "NamedExpr is not allowed in an expression", 2),
+        ("max(x, default=0) > 1", "keyword and star arguments are not allowed", 1),
+        ("min(*x) > 1", "keyword and star arguments are not allowed", 1),
+        ("symbol in (x, 1)", "a tuple or list may hold literals only", 11),
+        ("symbol == '" + "A" * 101 + "'", "string literal longer than 100 characters", 11),
+        ("b'x' == symbol", "literal b'x' is not allowed", 1),
+        ("premium_pct >= min_premum_pct", "unknown name 'min_premum_pct'; did you mean "
+         "'min_premium_pct'? (known: atr, delta, min_premium_pct, premium_pct, price, symbol, x)",
+         16),
+        ("__builtins__ == 1", "unknown name '__builtins__' (known: atr, delta, min_premium_pct, "
+         "premium_pct, price, symbol, x)", 1),
+        ("x and and x", "syntax error: invalid syntax", 7),
+        ("(x", "syntax error: '(' was never closed", 1),
+        ("   ", "expression is empty", 1),
+        ("x > 1\n or x < 0", "expression must be on one line", 1),
+    ],
+)
+def test_refused_expression_says_why_and_where(text, message, col):
+    """Anything outside the allow-list is refused at load with a message and a 1-based column."""
+    assert (message, col) == refusal(text)
+
+
+def test_too_long_and_too_big_expressions_are_refused():
+    """Length and size are bounded before anything is evaluated."""
+    assert (f"expression longer than {MAX_LENGTH} characters", 1) == refusal("x" * (MAX_LENGTH + 1))
+    assert ("expression has more than 200 parts", 1) == refusal(" + ".join(["x"] * 120))
+
+
+@pytest.mark.parametrize(
+    ("text", "values", "expected"),
+    [
+        ("floor(price - atr)", {"price": 101.7, "atr": 2.0}, 99),
+        ("ceil(price)", {"price": 101.2}, 102),
+        ("round(price / 3, 2)", {"price": 10.0}, 3.33),
+        ("max(0.05, x) * 1.05", {"x": 0.02}, 0.05 * 1.05),
+        ("abs(delta) <= 0.3", {"delta": -0.25}, True),
+        ("symbol in ('TSLA', 'NVDA')", {"symbol": "NVDA"}, True),
+        ("symbol not in ['TSLA', 'NVDA']", {"symbol": "NVDA"}, False),
+        ("1 if x > 0 else -1", {"x": -3}, -1),
+        ("0 < x < 1", {"x": 0.5}, True),
+        ("x ** -2", {"x": 2}, 0.25),
+        ("not x", {"x": 0}, True),
+        ("True", {}, True),
+    ],
+)
+def test_allowed_expression_evaluates(text, values, expected):
+    """Comparisons, arithmetic, the named functions, literal tuples and conditionals work."""
+    assert expected == Evaluator().value(compile_expression(text, NAMES), values)
+
+
+def test_top_level_and_is_split_into_clauses_with_their_names():
+    """Each `and` clause is compiled on its own, so a trace can say which one failed."""
+    expr = compile_expression("premium_pct >= min_premium_pct and abs(delta) <= 0.3", NAMES)
+    assert (["premium_pct >= min_premium_pct", "abs(delta) <= 0.3"],
+            ("premium_pct", "min_premium_pct", "delta")) == (
+        [c.text for c in expr.clauses], expr.names)
+
+
+def test_failed_test_names_the_clause_and_the_values_that_made_it_false():
+    """A failing clause reads as what was true instead: premium_pct 1.21 < min_premium_pct 1.5."""
+    expr = compile_expression("premium_pct >= min_premium_pct and abs(delta) <= 0.3", NAMES)
+    result = Evaluator().test(expr, {"premium_pct": 1.21, "min_premium_pct": 1.5, "delta": -0.2})
+    assert (False, "premium_pct >= min_premium_pct") == (result.result, result.failed.text)
+    assert ["premium_pct 1.21 < min_premium_pct 1.5", "abs(delta) (delta=-0.2) <= 0.3"] == [
+        c.failing for c in result.clauses]
+    assert {"premium_pct": 1.21, "min_premium_pct": 1.5, "delta": -0.2} == result.values
+
+
+def test_every_clause_is_evaluated_even_after_one_fails():
+    """No short-circuit in a test: the trace shows every value the rule read."""
+    expr = compile_expression("x > 1 and price > 1 and atr > 1", NAMES)
+    result = Evaluator().test(expr, {"x": 0, "price": 5, "atr": 0})
+    assert [False, True, False] == [c.result for c in result.clauses]
+
+
+def test_passing_test_has_no_failed_clause():
+    """All clauses true: the result is true and nothing failed."""
+    result = Evaluator().test(compile_expression("x >= 1", NAMES), {"x": 1})
+    assert (True, None) == (result.result, result.failed)
+
+
+def test_string_repetition_is_stopped_at_evaluation():
+    """A literal that would build a huge string is refused by the evaluator, not computed."""
+    expr = compile_expression("'a' * 100000000 == symbol", NAMES)
+    with pytest.raises(Exception, match="not evaluate something that long"):
+        Evaluator().value(expr, {"symbol": "a"})
+
+
+def test_names_of_each_context_are_disjoint_from_the_functions():
+    """A context name never shadows an allowed function (abs, min, …)."""
+    functions = {"abs", "ceil", "floor", "max", "min", "round"}
+    for context in (names.ENTRY_RULE, names.ENTRY_SCRIPT, names.PROTOCOL_SCRIPT,
+                    names.WEEK_MODE, names.WEEK_TYPE):
+        assert set() == functions & context
+
+
+def test_evaluator_reuses_the_parsed_tree():
+    """Evaluation never re-parses: the same compiled clause serves every event."""
+    expr = compile_expression("x > 1", NAMES)
+    parsed = expr.clauses[0].parsed
+    ev = Evaluator()
+    assert [False, True] == [ev.value(expr, {"x": v}) for v in (0, 2)]
+    assert parsed is expr.clauses[0].parsed
