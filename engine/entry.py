@@ -200,7 +200,7 @@ def _scan(eng: Engine, name: str, st: StrategyPolicy, acc: AccountInfo, symbol: 
         eng.miss(f"{base}.data", f"{acc.id} {symbol}: no {right} quotes with DTE "
                  f"{dte_rng.min}-{dte_rng.max}")
         return
-    expiry = min(k[0] for k, _ in quotes)
+    expiry = (min if dte_rng.prefer == "nearest" else max)(k[0] for k, _ in quotes)
     cands = sorted(((k, q) for k, q in quotes if k[0] == expiry), key=lambda kq: kq[0][1])
     dte = (expiry - today).days
     t_years = max(dte, 0.25) / 365.0
@@ -217,7 +217,9 @@ def _scan(eng: Engine, name: str, st: StrategyPolicy, acc: AccountInfo, symbol: 
     names: dict[str, Any] = {
         "symbol": symbol, "right": right, "price": price, "atr": atr, "strike": strike,
         "premium": premium, "premium_pct": premium / strike * 100.0,
-        "min_premium_pct": st.premium.min_pct, "target_weekly_pct": st.premium.target_weekly_pct,
+        "min_premium_pct": st.premium.min_pct if right == "P" or st.covered_calls is None
+        else st.covered_calls.min_premium_pct,
+        "target_weekly_pct": st.premium.target_weekly_pct,
         "dte": dte, "delta": delta if delta is not None else 0.0, "iv": q.iv or 0.0,
         "rsi": mk.rsi.value or 50.0,
         "macd_hist": mk.macd.value.histogram if mk.macd.value is not None else 0.0,
@@ -231,6 +233,8 @@ def _scan(eng: Engine, name: str, st: StrategyPolicy, acc: AccountInfo, symbol: 
         return
     eng.fire(f"{base}.strike", f"{acc.id} {symbol} {expiry} (DTE {dte}): {how}")
     for i, rule in enumerate(st.rules):
+        if right not in rule.rights:
+            continue
         expr = eng.ps.expr(file, "rules", i, "if")
         res = eng.evaluator.test(expr, names)
         values = tuple((k, round(v, 4) if isinstance(v, float) else v)
@@ -268,7 +272,7 @@ def _scan(eng: Engine, name: str, st: StrategyPolicy, acc: AccountInfo, symbol: 
         unit = _per_contract(eng.ps.risk.daily_limit, atr, strike, premium)
         eng.daily_risk[(acc.id, today)] = eng.daily_risk.get((acc.id, today), 0.0) + unit * qty
     eng.fire(base, f"{acc.id}: propose SELL_TO_OPEN {qty} {symbol} {expiry} {strike:g}{right} at "
-             f"~{premium:.2f} ({names['premium_pct']:.2f}% ≥ {st.premium.min_pct:g}%); size "
+             f"~{premium:.2f} ({names['premium_pct']:.2f}% ≥ {names['min_premium_pct']:g}%); size "
              f"{qty} ({why}); approval {script.approval}", "", trigger + svalues)
     eng.alert("TRADE_OPPORTUNITY", None, script.title, account=acc.id, body=script.render_text(),
               rule=base)

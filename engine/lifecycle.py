@@ -147,8 +147,7 @@ def _end_position(eng: Engine, ev: Assignment | Expiration, assigned: bool) -> N
     else:
         trigger = "put_expired" if ev.right == "P" else "call_expired"
         what = "expired"
-    if eng.machines.wheel.machine.get_transitions(trigger, source=wheel.state):
-        eng.machines.wheel.fire(wheel, trigger, f"wheel.{what}", (("strike", ev.strike),))
+    eng.machines.wheel.fire(wheel, trigger, f"wheel.{what}", (("strike", ev.strike),))
     pnl = premium * 100 * ev.quantity if not assigned else 0.0
     _outcome(eng, ev.ts, ev.account, ev.symbol, ev.right, what, pnl)
     eng.fire(f"position.{what}", f"{key}: {ev.quantity} {what}")
@@ -226,11 +225,14 @@ def fork_and_merge(eng: Engine, ev: Clock) -> None:
             ("threshold", fr.threshold_post_tax_gain))
         if post < Decimal(str(fr.threshold_post_tax_gain)):
             continue
-        if eng.has_open_positions(acc.id):
+        # The realized gain leaves in cash: the tax is withheld, the rest funds the new unit. It
+        # waits (fork pending) while open positions tie up the cash it needs.
+        if eng.free_cash(acc.id) < gain:
             if acc.state != "fork_pending":
                 eng.machines.account.fire(acc.model, "request_fork", rule, values)
-                eng.fire(rule, f"{acc.id}: post-tax gain {post:,.2f} ≥ {fr.threshold_post_tax_gain:,.0f}; "
-                         "fork pending until the account is flat", "", values)
+                eng.fire(rule, f"{acc.id}: post-tax gain {post:,.2f} ≥ "
+                         f"{fr.threshold_post_tax_gain:,.0f}; fork pending until {gain:,.2f} of "
+                         f"cash is free (free now {eng.free_cash(acc.id):,.2f})", "", values)
             continue
         _fork(eng, acc.id, fr.split, gain, tax, rule, values, ev.ts)
     _merges(eng, ev)
@@ -241,10 +243,8 @@ def _fork(eng: Engine, acc_id: str, split: dict[str, float], gain: Decimal, tax:
     acc = eng.tree.accounts[acc_id]
     if acc.state == "active":
         eng.machines.account.fire(acc.model, "request_fork", rule, values)
-    cash = eng.ledger.cash(acc_id)
-    excess = cash - acc.initial_capital
     withheld = tax if eng.ps.accounts.tax.withhold_at_fork else Decimal(0)
-    moved = excess - withheld
+    moved = gain - withheld
     if moved <= 0:
         return
     if withheld > 0:
@@ -265,7 +265,8 @@ def _fork(eng: Engine, acc_id: str, split: dict[str, float], gain: Decimal, tax:
                       "unit": unit, "accounts": created, "amount": str(moved),
                       "tax_withheld": str(withheld)})
     eng.fire(rule, f"{acc_id} forked {moved:,.2f} (post-tax, {withheld:,.2f} tax withheld) into "
-             f"{' + '.join(created)}; {acc_id} reset to {acc.initial_capital:,.2f}", "", values)
+             f"{' + '.join(created)}; {acc_id}'s realized gain resets to 0 over its initial "
+             f"{acc.initial_capital:,.2f}", "", values)
     eng.alert("ACCOUNT_MANAGEMENT", "MEDIUM", f"Fork: {acc_id} → {', '.join(created)} "
               f"({moved:,.0f})", account=acc_id, rule=rule)
 

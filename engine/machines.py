@@ -118,6 +118,12 @@ class _Shared:
 
     def fire(self, model: Any, trigger: str, rule: str,
              values: tuple[tuple[str, Value], ...] = ()) -> bool:
+        """Fire ``trigger`` if the model's state allows it; False (and nothing recorded) if not.
+
+        The wheel is tracked per account and symbol, so a second leg (a roll's new put while the
+        old one was assigned, say) can arrive in a state the table has no edge for."""
+        if not self.machine.get_transitions(trigger, source=model.state):
+            return False
         return bool(model.trigger(trigger, cause=(rule, values)))
 
     def mermaid(self) -> str:

@@ -21,12 +21,13 @@ app = typer.Typer(
 )
 
 # Command modules: each defines register(app). One line per module; keep sorted.
-from alluse.cli import data_cmd, explain_cmd, ledger_cmd, policy_cmd  # noqa: E402
+from alluse.cli import data_cmd, explain_cmd, ledger_cmd, policy_cmd, replay_cmd  # noqa: E402
 
 data_cmd.register(app)
 explain_cmd.register(app)
 ledger_cmd.register(app)
 policy_cmd.register(app)
+replay_cmd.register(app)
 from alluse.cli import watch_cmd  # noqa: F401,E402
 
 # (more command modules are registered here)

@@ -286,8 +286,12 @@ class Entry(Model):
 
 
 class Dte(Model):
+    """Days to expiry in calendar days (Thursday → next Friday is 8)."""
+
     min: int = Field(ge=0, le=365)
     max: int = Field(ge=0, le=365)
+    prefer: Literal["nearest", "farthest"] = Field(
+        "nearest", description="Which quoted expiry inside the band the entry takes")
 
 
 class StrikeSelection(Model):
@@ -307,6 +311,8 @@ class Premium(Model):
 class EntryRule(Model):
     id: Identifier
     description: str = ""
+    rights: list[Right] = Field(["P", "C"], min_length=1, description="Which entries the rule "
+                                "applies to: P (cash-secured puts) and/or C (covered calls)")
     if_: Expr = Field(alias="if")
     on_fail: Literal["skip", "hitl_alert"] = "skip"
     alert: AlertRef | None = None
@@ -317,6 +323,8 @@ class CoveredCalls(Model):
     enabled: bool
     strike: StrikeSelection
     dte: Dte
+    min_premium_pct: float = Field(0.0, ge=0, le=100, description="min_premium_pct seen by the "
+                                                                  "rules for covered calls")
     min_strike_vs_basis: Literal["at_or_above_basis", "any"] = "at_or_above_basis"
 
 

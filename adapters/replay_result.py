@@ -1,0 +1,107 @@
+"""The replay's result: per-account figures, forks and merges, escalations, alerts, taxes, the
+capital-conservation check, and the series the report plots. Plain JSON-able data."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from alluse.engine.accounts import cents
+
+if TYPE_CHECKING:
+    from alluse.adapters.replay import Replay
+
+
+def _max_drawdown(series: list[float | None]) -> float:
+    peak = None
+    worst = 0.0
+    for v in series:
+        if v is None:
+            continue
+        peak = v if peak is None or v > peak else peak
+        if peak and peak > 0:
+            worst = max(worst, (peak - v) / peak)
+    return round(worst * 100, 2)
+
+
+def _unrealized(replay: Replay) -> Decimal:
+    """Open positions' marks against what the ledger holds them at (stock basis, premium)."""
+    eng = replay.engine
+    total = Decimal(0)
+    marks = {p.key: eng.option_mark(p) for p in eng.shorts.values()}
+    for lot in eng.ledger.lots():
+        if lot.account == "TAX-WITHHELD":
+            continue
+        if lot.expiry is None:
+            st = eng.market.get(lot.symbol)
+            if st is not None and st.price is not None:
+                total += cents(st.price * lot.quantity) - lot.basis
+            continue
+        # a short option lot's basis is the net credit received; it is worth −mark × 100 × qty
+        key = f"{lot.account}:{lot.symbol}:{lot.expiry.isoformat()}:{lot.strike:g}{lot.right}"
+        total += lot.basis - cents(marks.get(key, 0.0) * 100 * abs(lot.quantity))
+    return total
+
+
+def build_result(replay: Replay) -> dict[str, Any]:
+    eng = replay.engine
+    realized_by: dict[str, list[Decimal]] = {}
+    for r in eng.ledger.realized():
+        realized_by.setdefault(r.account, []).append(r.amount)
+    accounts = []
+    final_sum = Decimal(0)
+    for acc in sorted(eng.tree.accounts.values(), key=lambda a: (a.unit, a.id)):
+        final = eng.equity(acc.id)
+        final_sum += final
+        closes = realized_by.get(acc.id, [])
+        wins = sum(1 for x in closes if x > 0)
+        initial = float(acc.initial_capital)
+        accounts.append({
+            "id": acc.id, "type": acc.type, "parent": acc.parent, "unit": acc.unit,
+            "initial_capital": initial, "final_equity": float(final),
+            "return_pct": (round((float(final) / initial - 1) * 100, 2)
+                           if initial and acc.state != "merged" else None),
+            "max_drawdown_pct": _max_drawdown(replay.equity.get(acc.id, [])),
+            "trades": len(closes), "win_rate": round(wins / len(closes), 4) if closes else 0.0,
+            "state": acc.state,
+            "created": acc.created_at.date().isoformat() if acc.created_at else
+            replay.params.start.isoformat(),
+        })
+    realized = sum((r.amount for r in eng.ledger.realized()), Decimal(0))
+    total_pnl = realized + _unrealized(replay)
+    initial = eng.capital
+    ok = final_sum == initial + total_pnl - eng.taxes_withheld
+    accrued: dict[str, Decimal] = {}
+    rates = replay.ps.accounts.tax
+    for r in eng.ledger.realized():
+        rate = Decimal(str(rates.long_term_rate if r.character == "LT" else rates.short_term_rate))
+        key = str(r.date.year)
+        accrued[key] = accrued.get(key, Decimal(0)) + r.amount * rate
+    escalations: dict[str, int] = {}
+    for c in replay.protocol_levels:
+        if int(c["to"][1:]) > int(c["from"][1:]):
+            escalations[c["to"]] = escalations.get(c["to"], 0) + 1
+    return {
+        "params": {**replay.params.as_dict(), "policies": "bundled"},
+        "policy_hash": replay.ps.hash,
+        "run_id": replay.run_id,
+        "accounts": accounts,
+        "forks": list(eng.forks),
+        "merges": list(eng.merges),
+        "equity": {"dates": list(replay.dates), "series": dict(sorted(replay.equity.items()))},
+        "protocol_levels": list(replay.protocol_levels),
+        "escalations": dict(sorted(escalations.items())),
+        "alerts": dict(sorted(replay.alert_counts.items())),
+        "premium_weekly": [{"week": w, "premium": round(p, 2)}
+                           for w, p in sorted(replay.premium_weekly.items())],
+        "taxes": {"withheld": str(eng.taxes_withheld),
+                  "accrued_by_year": {y: str(cents(v)) for y, v in sorted(accrued.items())}},
+        "trades": replay.trades,
+        "total_pnl": float(total_pnl),
+        "policy_summary": {"strategies": list(replay.ps.strategies)},
+        "data": {"bars": replay.params.bars, "notes": list(replay.notes),
+                 "repairs": list(replay.repairs)},
+        "conservation": {"initial_capital": str(initial), "total_pnl": str(total_pnl),
+                         "taxes_withheld": str(eng.taxes_withheld),
+                         "final_equity_sum": str(final_sum), "ok": ok},
+    }

@@ -1,0 +1,31 @@
+"""Settings from the environment (prefix ALLUSE_) and command-line flags; never from policies.
+
+Secrets (IB account, SMTP password) come from the environment only and are never written to the
+store or the logs. Live trading needs ALLUSE_LIVE_TRADING=true *and* the --live flag.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ALLUSE_", extra="ignore")
+
+    db_url: str = Field("sqlite:///alluse.db", description="SQLAlchemy URL of the store")
+    policies: str | None = Field(None, description="Policy directory (default: the bundled set)")
+    report_dir: str = Field("reports", description="Where replay reports are written")
+    live_trading: bool = Field(False, description="Allow live orders (also needs --live)")
+    ib_host: str = "127.0.0.1"
+    ib_port: int = 4002  # IB Gateway paper port
+    ib_client_id: int = 17
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    alert_email_to: str | None = None
+
+
+def load_settings() -> Settings:
+    return Settings()
