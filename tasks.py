@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set-up and entry points that need nothing but python3.
 
-    python3 tasks.py run     create .venv, install alluse, run the main job
+    python3 tasks.py run     create .venv, install alluse, run the main job (alluse replay)
     python3 tasks.py test    create .venv, install alluse with its test tools, run the tests
 
 The virtual environment is (re)installed only when pyproject.toml or constraints.txt changed.
@@ -59,7 +59,9 @@ def main(argv: list[str]) -> int:
         return 0
     if what == "test":
         return subprocess.call([str(PY), "-m", "pytest", *rest], cwd=ROOT)
-    return subprocess.call([str(BIN / "alluse"), "policy", "summary", *rest], cwd=ROOT)
+    # The main job: the bundled history at 100K through the engine and the simulated broker.
+    return subprocess.call([str(BIN / "alluse"), "replay", "--capital", "100000",
+                            "--report", "reports/latest", *rest], cwd=ROOT)
 
 
 if __name__ == "__main__":

@@ -107,6 +107,7 @@ class Replay:
                 for m in marketdata.regular_hours(loaded_m.bars):
                     by_day.setdefault(m.ts.date(), []).append(m)
                 self.minutes[sym] = by_day
+                self.engine.intraday_symbols.add(sym)
             self.notes.append("protocol monitoring saw every regular-hours 1-minute close; "
                               "1-minute prices (as traded) were rescaled to the daily bars' "
                               "split/dividend-adjusted basis by each day's close ratio; symbols "

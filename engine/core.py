@@ -83,6 +83,8 @@ class Engine:
         self.daily_risk: dict[tuple[str, dt.date], float] = {}
         self.loss_streak: dict[str, int] = {}
         self.suspended_on: dict[str, dt.date] = {}
+        # symbols whose intraday prices arrive as Price events (1-minute replay, live node)
+        self.intraday_symbols: set[str] = set()
         self.last_close: dict[tuple[str, str, str], dt.datetime] = {}
         self.outcomes: list[tuple[dt.date, str, str, str, float]] = []  # week types input
         self.forks: list[dict[str, Any]] = []
@@ -186,8 +188,13 @@ class Engine:
         st.week_low = min(st.week_low, ev.low)
         st.prune_quotes(local_day)
         # Daily bars: each position is checked at its adverse extreme (low for puts, high for
-        # calls); the close becomes the latest price.
-        self._check_symbol(ev.symbol, put_price=ev.low, call_price=ev.high, source="bar extreme")
+        # calls); the close becomes the latest price. Symbols fed intraday prices were already
+        # watched through the day: their bar only checks the close.
+        if ev.symbol in self.intraday_symbols:
+            self._check_symbol(ev.symbol, put_price=ev.close, call_price=ev.close, source="close")
+        else:
+            self._check_symbol(ev.symbol, put_price=ev.low, call_price=ev.high,
+                               source="bar extreme")
         st.price, st.price_ts = ev.close, ev.ts
 
     def _on_price_slow(self, ev: Price) -> None:
