@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from alluse.engine.calendar import NY
 from alluse.engine.decisions import Value
+from alluse.engine.expressions import what_would_differ
 from alluse.engine.market import Quote, QuoteKey
 from alluse.engine.policy.models import Limit, StrategyPolicy, StrikeSelection
 from alluse.engine.pricing import bs_greeks, implied_vol
@@ -246,6 +247,9 @@ def _scan(eng: Engine, name: str, st: StrategyPolicy, acc: AccountInfo, symbol: 
             continue
         failed = res.failed
         reason = f"{acc.id} {symbol}: {failed.failing if failed else rule.if_}"
+        needed = what_would_differ(failed.text, names) if failed else ""
+        if needed:
+            reason += f" (would fire with {needed})"
         eng.miss(rid, reason, rule.if_, values)
         if rule.on_fail == "hitl_alert" and rule.alert is not None:
             text = fill_text(rule.message, names) if rule.message else reason
@@ -253,9 +257,11 @@ def _scan(eng: Engine, name: str, st: StrategyPolicy, acc: AccountInfo, symbol: 
                       account=acc.id, body=f"Rule {rid} ({rule.if_}) failed: {reason}. "
                       "A human decides whether to trade.", rule=rid)
         return
+    svalues: tuple[tuple[str, Value], ...]
     if right == "C":
         qty = eng.shares(acc.id, symbol) // 100 - open_n
-        binding, why, svalues = "wheel.covered", "covered by shares held", (("shares", eng.shares(acc.id, symbol)),)
+        binding, why = "wheel.covered", "covered by shares held"
+        svalues = (("shares", eng.shares(acc.id, symbol)),)
     else:
         qty, binding, why, svalues = _size(eng, acc, symbol, right, strike, premium, atr, today)
     if qty < 1:

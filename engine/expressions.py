@@ -259,6 +259,30 @@ def _describe(clause: Clause, values: Mapping[str, Any], result: bool) -> str:
     return f"{clause.text} is {result}" + (f" ({shown})" if shown else "")
 
 
+def what_would_differ(clause: str, values: Mapping[str, Any]) -> str:
+    """For a failed ``name op value`` clause: the value the name would have needed, and the gap
+    ("premium_pct >= 1.5, 0.29 more"). Empty when the clause is not that simple."""
+    node = ast.parse(clause, mode="eval").body
+    if not (isinstance(node, ast.Compare) and len(node.ops) == 1
+            and isinstance(node.left, ast.Name)
+            and type(node.ops[0]) in (ast.Lt, ast.LtE, ast.Gt, ast.GtE)):
+        return ""
+    right = node.comparators[0]
+    if isinstance(right, ast.Name):
+        target = values.get(right.id)
+    elif isinstance(right, ast.Constant):
+        target = right.value
+    else:
+        return ""
+    have = values.get(node.left.id)
+    if not isinstance(have, int | float) or not isinstance(target, int | float):
+        return ""
+    op = _CMPOPS[type(node.ops[0])]
+    gap = abs(float(target) - float(have))
+    direction = "more" if op in (">", ">=") else "less"
+    return f"{node.left.id} {op} {_fmt(target)}, {_fmt(gap)} {direction}"
+
+
 class Evaluator:
     """Evaluates checked expressions. Not thread-safe (simpleeval mutates ``names``)."""
 

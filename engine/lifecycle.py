@@ -356,10 +356,10 @@ def weekly_cycle(eng: Engine, ev: Clock) -> None:
     for day, account, symbol, what, pnl in [o for o in eng.outcomes if o[0] >= start]:
         right, outcome = what.split(":")
         names2 = {"outcome": outcome, "right": right, "pnl": pnl}
-        for code, spec in wt.types.items():
+        for code, wtype in wt.types.items():
             if eng.evaluator.test(eng.ps.expr("week_types.yaml", "types", code, "when"),
                                   names2).result:
-                eng.fire(f"week_types.types.{code}", f"{account} {symbol} {day}: {spec.label}")
+                eng.fire(f"week_types.types.{code}", f"{account} {symbol} {day}: {wtype.label}")
                 break
     eng.outcomes = [o for o in eng.outcomes if o[0] >= today]
 

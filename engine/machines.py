@@ -107,8 +107,10 @@ class _Shared:
 
     def _after(self, event: EventData) -> None:
         cause: tuple[str, tuple[tuple[str, Value], ...]] = event.kwargs.get("cause", ("", ()))
-        self._record(Transition(self.name, event.model.key, event.transition.source,
-                                event.transition.dest, cause[0], cause[1]))
+        transition = event.transition
+        assert transition is not None  # after_state_change only runs for a transition
+        self._record(Transition(self.name, str(getattr(event.model, "key", "")),
+                                str(transition.source), str(transition.dest), cause[0], cause[1]))
 
     def add(self, model: Any, initial: str | None = None) -> None:
         self.machine.add_model(model, initial=initial or self.machine.initial)

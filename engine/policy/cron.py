@@ -6,7 +6,7 @@ same text to APScheduler. Returns the hours a job can fire in, to keep jobs out 
 
 from __future__ import annotations
 
-_FIELDS = (
+_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
     ("day of month", 1, 31, {}),

@@ -232,12 +232,12 @@ def check_cross_references(models: dict[str, BaseModel], docs: dict[str, YamlDoc
         elif f"strategies/{accounts.account_types[st.account_type].strategy}.yaml" != f:
             c.add(f, ("account_type",), f"accounts.yaml gives '{st.account_type}' the strategy "
                   f"'{accounts.account_types[st.account_type].strategy}', not this file")
-        job = schedule.jobs.get(st.entry.job)
-        if job is None:
+        entry_job = schedule.jobs.get(st.entry.job)
+        if entry_job is None:
             c.add(f, ("entry", "job"), f"schedule job '{st.entry.job}' is not declared in "
                   f"schedule.yaml (declared: {', '.join(sorted(schedule.jobs))})")
-        elif job.handler != "entry_scan":
-            c.add(f, ("entry", "job"), f"schedule job '{st.entry.job}' runs '{job.handler}', "
+        elif entry_job.handler != "entry_scan":
+            c.add(f, ("entry", "job"), f"schedule job '{st.entry.job}' runs '{entry_job.handler}', "
                   "not entry_scan")
         if st.entry.window.start >= st.entry.window.end:
             c.add(f, ("entry", "window"), f"entry window {st.entry.window.start}-"
@@ -251,16 +251,16 @@ def check_cross_references(models: dict[str, BaseModel], docs: dict[str, YamlDoc
                 c.add(f, (*sel_path, "delta_min"), f"delta band {sel.delta_min}-{sel.delta_max} "
                       "is empty")
         seen: set[str] = set()
-        for i, rule in enumerate(st.rules):
-            if rule.id in seen:
-                c.add(f, ("rules", i, "id"), f"duplicate rule id '{rule.id}'", rule=rule.id)
-            seen.add(rule.id)
-            c.expression(f, ("rules", i, "if"), rule.if_, N.ENTRY_RULE, rule.id)
-            if rule.on_fail == "hitl_alert" and rule.alert is None:
-                c.add(f, ("rules", i), "on_fail: hitl_alert needs an 'alert'", rule=rule.id)
-            if rule.alert is not None:
-                c.alert_ref(f, ("rules", i, "alert"), rule.alert, alert_types, rule.id)
-            if rule.message is not None:
-                c.template(f, ("rules", i, "message"), rule.message, N.ENTRY_RULE, rule.id)
+        for i, entry_rule in enumerate(st.rules):
+            if entry_rule.id in seen:
+                c.add(f, ("rules", i, "id"), f"duplicate rule id '{entry_rule.id}'", rule=entry_rule.id)
+            seen.add(entry_rule.id)
+            c.expression(f, ("rules", i, "if"), entry_rule.if_, N.ENTRY_RULE, entry_rule.id)
+            if entry_rule.on_fail == "hitl_alert" and entry_rule.alert is None:
+                c.add(f, ("rules", i), "on_fail: hitl_alert needs an 'alert'", rule=entry_rule.id)
+            if entry_rule.alert is not None:
+                c.alert_ref(f, ("rules", i, "alert"), entry_rule.alert, alert_types, entry_rule.id)
+            if entry_rule.message is not None:
+                c.template(f, ("rules", i, "message"), entry_rule.message, N.ENTRY_RULE, entry_rule.id)
         c.script(f, ("script",), st.script, N.ENTRY_SCRIPT, alert_types)
     return c.issues

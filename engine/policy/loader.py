@@ -120,7 +120,10 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[str | int, ...]:
     path: list[str | int] = []
     node = data
     for seg in loc:
-        if (isinstance(node, dict) and isinstance(seg, str) and seg in node) or (isinstance(node, list) and isinstance(seg, int) and 0 <= seg < len(node)):
+        if isinstance(node, dict) and isinstance(seg, str) and seg in node:
+            path.append(seg)
+            node = node[seg]
+        elif isinstance(node, list) and isinstance(seg, int) and 0 <= seg < len(node):
             path.append(seg)
             node = node[seg]
         elif isinstance(node, dict) and isinstance(seg, str) and seg == "[key]":
@@ -247,7 +250,8 @@ def load_policy_set(files: Mapping[str, bytes]) -> PolicySet:
         data=typing.cast(DataPolicy, models["data.yaml"]),
         schedule=typing.cast(SchedulePolicy, models["schedule.yaml"]),
         week_types=typing.cast(WeekTypesPolicy, models["week_types.yaml"]),
-        strategies=types.MappingProxyType(dict(sorted(strategies.items()))),
+        strategies=types.MappingProxyType(
+            {k: typing.cast(StrategyPolicy, v) for k, v in sorted(strategies.items())}),
         expressions=types.MappingProxyType(expressions),
         expressions_by_path=types.MappingProxyType(by_path),
         hash=_canonical_hash(models),

@@ -55,7 +55,8 @@ def test_thursday_quote_below_minimum_gives_hitl_alert_and_no_order(ps):
     assert "HIGH" == alert.priority
     assert "1.21%" in alert.title and "1.50%" in alert.title and "no trade was made" in alert.title
     [miss] = [r for r in d.not_fired if r.rule == "gen_acc.premium_floor"]
-    assert "GEN-ACC-001 TSLA: premium_pct 1.21 < min_premium_pct 1.5" == miss.explanation
+    assert ("GEN-ACC-001 TSLA: premium_pct 1.21 < min_premium_pct 1.5 (would fire with "
+            "premium_pct >= 1.5, 0.2898 more)") == miss.explanation
     assert {"premium_pct": pytest.approx(1.2102, abs=1e-4), "min_premium_pct": 1.5} == dict(
         miss.values)
 
