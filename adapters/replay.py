@@ -76,7 +76,9 @@ class Replay:
         self.trades = 0
         self.resume_from = 0
         self.run_id = run_id_for(params, ps.hash)
-        self._accounts_recorded: set[str] = set()
+        # what the store holds for each account: an account is written again when it changes
+        # (a fork, a merge, a suspension), so the stored status is the latest one either way
+        self._accounts_recorded: dict[str, Any] = {}
         self._last_cursor = -1
         self._symbols = sorted({s for st in ps.strategies.values() for s in st.symbols})
         self._load_data()
@@ -344,13 +346,13 @@ class Replay:
                                 f.right or "") for f in day.trades]
         accounts = []
         for acc in self.engine.tree.accounts.values():
-            if acc.id not in self._accounts_recorded:
-                self._accounts_recorded.add(acc.id)
-                accounts.append(R.AccountRecord(
-                    acc.id, acc.type, acc.initial_capital, acc.state,
-                    acc.created_at or dt.datetime.combine(self.params.start, dt.time(9, 30),
-                                                          tzinfo=NY),
-                    acc.unit, acc.parent))
+            record = R.AccountRecord(
+                acc.id, acc.type, acc.initial_capital, acc.state,
+                acc.created_at or dt.datetime.combine(self.params.start, dt.time(9, 30), tzinfo=NY),
+                acc.unit, acc.parent)
+            if self._accounts_recorded.get(acc.id) != record:
+                self._accounts_recorded[acc.id] = record
+                accounts.append(record)
         self.store.record_batch(self.run_id, cursor, decisions=decisions, alerts=alerts,
                                 scripts=scripts, protocol_changes=changes, trades=trades,
                                 accounts=accounts)
