@@ -1,0 +1,455 @@
+"""The replay report: one self-contained HTML page from `alluse replay`'s result dict.
+
+Inline CSS and inline SVG charts (`alluse.adapters.report_charts`, no plotting dependency); no
+scripts, fonts or network requests, enforced by a Content-Security-Policy meta tag, because the
+page is opened offline and attached to reviews. Every text is escaped. The same result gives the
+same bytes: nothing reads the clock, and every number is formatted from the result alone.
+
+Charts (each an `<svg id=…>` with a `<title>` and `<desc>`): `chart-equity` (equity per account),
+`chart-tree` (account lanes, forks and merges), `chart-protocol` (protocol-level changes by date
+and level), `chart-premium` (premium captured per ISO week).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from alluse.adapters.report_charts import (
+    Account,
+    ChartData,
+    Fork,
+    LevelChange,
+    Merge,
+    WeekPremium,
+    equity_chart,
+    premium_chart,
+    protocol_chart,
+    tree_chart,
+    tree_order,
+)
+from alluse.engine.errors import DataError
+
+__all__ = ["render_report", "write_report"]
+
+PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1",
+           "#ff9da7", "#9c755f", "#bab0ac")  # Tableau 10: hues that stay apart for colour-blind readers
+
+
+def write_report(result: Mapping[str, Any], directory: Path) -> Path:
+    """Write `directory/index.html` (creating the directory) and return its path."""
+    page = render_report(result)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "index.html"
+    path.write_bytes(page.encode("utf-8"))  # bytes: no platform newline translation
+    return path
+
+
+def render_report(result: Mapping[str, Any]) -> str:
+    r = _Result(result)
+    title = f"alluse replay {r.params.get('from', '')} → {r.params.get('to', '')}"
+    csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    return "\n".join([
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        f'<head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="{csp}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(title)}</title><style>{CSS}</style></head>",
+        "<body>", _header(r), "<main>",
+        _section("accounts", "Accounts", _accounts_table(r)),
+        _section("equity", "Equity per account", equity_chart(r.charts)),
+        _section("tree", "Account tree", tree_chart(r.charts) + _tree_list(r)),
+        _section("protocol", "Protocol levels", protocol_chart(r.charts)),
+        _section("premium", "Premium captured per week", premium_chart(r.charts)),
+        _section("forks", "Forks and merges", _forks_table(r)),
+        _section("risk", "Escalations and alerts", _escalations_and_alerts(r)),
+        '<div class="pair">', _section("taxes", "Taxes", _taxes(r)), _section("data", "Data", _data_notes(r)),
+        "</div>",
+        _section("conservation", "Capital conservation", _conservation(r)),
+        "</main>",
+        f"<footer>alluse replay report · policy {_e(r.policy_hash)}</footer>",
+        "</body>", "</html>", ""])
+
+
+# ---------------------------------------------------------------------------------------- input
+def _bad(where: str, value: Any, expected: str) -> DataError:
+    return DataError(f"replay result: {where}: expected {expected}, got {value!r}")
+
+
+def _num(value: Any, where: str) -> float | None:
+    """A finite number, or None for a gap (null, NaN)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise _bad(where, value, "a number")
+    try:
+        f = float(Decimal(str(value).strip()))
+    except InvalidOperation as exc:
+        raise _bad(where, value, "a number") from exc
+    return f if math.isfinite(f) else None
+
+
+def _dec(value: Any, where: str) -> Decimal | None:
+    """Money as Decimal: the result writes amounts as strings ("50420.00") to keep cents exact."""
+    return None if _num(value, where) is None else Decimal(str(value).strip())
+
+
+def _date(value: Any, where: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise _bad(where, value, "a date YYYY-MM-DD") from exc
+
+
+def _week(value: Any, where: str) -> dt.date:
+    """Monday of an ISO week written `2021-W02`."""
+    year, _, week = str(value).partition("-W")
+    try:
+        return dt.date.fromisocalendar(int(year), int(week), 1)
+    except ValueError as exc:
+        raise _bad(where, value, "an ISO week YYYY-Www") from exc
+
+
+def _level(value: Any, where: str) -> int:
+    text = str(value)
+    if len(text) < 2 or text[0] != "L" or not text[1:].isdigit():
+        raise _bad(where, value, "a protocol level such as L2")
+    return int(text[1:])
+
+
+def _list(m: Mapping[str, Any], key: str, where: str) -> list[Any]:
+    value = m.get(key) or []
+    if not isinstance(value, list | tuple):
+        raise _bad(f"{where}{key}", value, "a list")
+    return list(value)
+
+
+def _map(m: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    value = m.get(key) or {}
+    if not isinstance(value, Mapping):
+        raise _bad(f"{where}{key}", value, "a mapping")
+    return value
+
+
+def _record(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _bad(where, value, "a mapping")
+    return value
+
+
+def _account(i: int, raw: Any) -> Account:
+    a, w = _record(raw, f"accounts[{i}]"), f"accounts[{i}]"
+    return Account(
+        str(a.get("id", "")), str(a.get("type", "")), str(a.get("unit", "")),
+        None if a.get("parent") is None else str(a["parent"]),
+        _date(a["created"], f"{w}.created") if a.get("created") else None, str(a.get("state", "")),
+        *(_dec(a.get(k), f"{w}.{k}") for k in ("initial_capital", "final_equity")),
+        *(_num(a.get(k), f"{w}.{k}") for k in ("return_pct", "max_drawdown_pct", "trades", "win_rate")))
+
+
+def _ids(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple):
+        raise _bad(where, value, "a list of account ids")
+    return tuple(str(x) for x in value)
+
+
+def _fork(i: int, raw: Any) -> Fork:
+    f, w = _record(raw, f"forks[{i}]"), f"forks[{i}]"
+    return Fork(_date(f.get("date"), f"{w}.date"), str(f.get("parent", "")), str(f.get("unit", "")),
+                _ids(f.get("accounts", []), f"{w}.accounts"), _dec(f.get("amount"), f"{w}.amount"),
+                _dec(f.get("tax_withheld"), f"{w}.tax_withheld"))
+
+
+def _merge(i: int, raw: Any) -> Merge:
+    m, w = _record(raw, f"merges[{i}]"), f"merges[{i}]"
+    return Merge(_date(m.get("date"), f"{w}.date"), str(m.get("unit", "")),
+                 _ids(m.get("accounts", []), f"{w}.accounts"), str(m.get("into", "")),
+                 _dec(m.get("amount"), f"{w}.amount"))
+
+
+def _change(i: int, raw: Any) -> LevelChange:
+    c, w = _record(raw, f"protocol_levels[{i}]"), f"protocol_levels[{i}]"
+    src, dst = _level(c.get("from"), f"{w}.from"), _level(c.get("to"), f"{w}.to")
+    return LevelChange(_date(c.get("date"), f"{w}.date"), dst, dst > src,
+                       f"{c.get('position', '')} L{src}→L{dst}")
+
+
+def _premium(i: int, raw: Any) -> WeekPremium:
+    p, w = _record(raw, f"premium_weekly[{i}]"), f"premium_weekly[{i}]"
+    return WeekPremium(_week(p.get("week"), f"{w}.week"), str(p.get("week")),
+                       _num(p.get("premium"), f"{w}.premium") or 0.0)
+
+
+class _Result:
+    """The result dict read once: dates parsed, numbers checked (a bad value names its field)."""
+
+    def __init__(self, result: Mapping[str, Any]) -> None:
+        self.raw = _record(result, "result")
+        self.params = _map(result, "params", "")
+        self.policy_hash = str(result.get("policy_hash") or "")
+        self.accounts = tuple(_account(i, a) for i, a in enumerate(_list(result, "accounts", "")))
+        self.forks = tuple(_fork(i, f) for i, f in enumerate(_list(result, "forks", "")))
+        self.merges = tuple(_merge(i, m) for i, m in enumerate(_list(result, "merges", "")))
+        equity = _map(result, "equity", "")
+        dates = tuple(_date(d, f"equity.dates[{i}]") for i, d in enumerate(_list(equity, "dates", "equity.")))
+        series: dict[str, list[float | None]] = {}
+        for name, values in _map(equity, "series", "equity.").items():
+            values = _list({"v": values}, "v", f"equity.series.{name}")
+            series[str(name)] = [_num(v, f"equity.series.{name}[{i}]") for i, v in enumerate(values)]
+        ids = [a.id for a in self.accounts] + [s for s in series if s not in {a.id for a in self.accounts}]
+        colour = {acc: PALETTE[i % len(PALETTE)] for i, acc in enumerate(ids)}
+        changes = tuple(_change(i, c) for i, c in enumerate(_list(result, "protocol_levels", "")))
+        weeks = tuple(_premium(i, p) for i, p in enumerate(_list(result, "premium_weekly", "")))
+        # One calendar span for every chart, wide enough for every dated thing in the result.
+        days = [*dates, *(c.date for c in changes), *(f.date for f in self.forks)]
+        days += [m.date for m in self.merges]
+        days += [w.monday + dt.timedelta(days=5) for w in weeks] + [w.monday for w in weeks]
+        days += [_date(self.params[k], f"params.{k}") for k in ("from", "to") if self.params.get(k)]
+        start = min(days, default=dt.date(2000, 1, 3))
+        end = max(max(days, default=start), start + dt.timedelta(days=1))
+        self.charts = ChartData(start, end, dates, series, colour, self.accounts, self.forks, self.merges,
+                                changes, weeks)
+
+
+# ------------------------------------------------------------------------------------ formatting
+def _e(value: Any) -> str:
+    return escape("" if value is None else str(value), quote=True)
+
+
+def _money(value: Decimal | None) -> str:
+    return "—" if value is None else f"{value:,.2f}"
+
+
+def _pct(value: float | None, *, fraction: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{value * 100:.1f}%" if fraction else f"{value:,.2f}%"
+
+
+def _sign(value: float | Decimal | None) -> str:
+    """The class of a number whose sign matters (returns, P&L)."""
+    return "" if not value else ("pos" if value > 0 else "neg")
+
+
+def _count(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def _table(head: Sequence[str], rows: Iterable[Sequence[str]], numeric: set[int], cls: str = "") -> str:
+    """Rows are pre-escaped HTML cells; `numeric` column indexes are right-aligned."""
+    def cell(tag: str, i: int, text: str) -> str:
+        return f'<{tag} class="num">{text}</{tag}>' if i in numeric else f"<{tag}>{text}</{tag}>"
+    body = "".join("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(row)) + "</tr>\n" for row in rows)
+    hrow = "".join(cell("th", i, _e(h)) for i, h in enumerate(head))
+    return (f'<table class="{cls}"><thead><tr>{hrow}</tr></thead><tbody>\n{body}</tbody></table>'
+            if body else '<p class="empty">None in this replay.</p>')
+
+
+def _section(anchor: str, title: str, body: str) -> str:
+    return f'<section id="{anchor}"><h2>{_e(title)}</h2>\n{body}\n</section>'
+
+
+# ------------------------------------------------------------------------------------- page parts
+def _header(r: _Result) -> str:
+    p, cons = r.params, _map(r.raw, "conservation", "")
+    items = [("Period", f"{p.get('from', '')} → {p.get('to', '')}"),
+             ("Capital", _money(_dec(p.get("capital"), "params.capital"))), ("Bars", p.get("bars", "")),
+             ("Policies", p.get("policies", "")), ("Approve", p.get("approve", ""))]
+    dl = "".join(f"<div><dt>{_e(k)}</dt><dd>{_e(v)}</dd></div>" for k, v in items)
+    dl += (f'<div><dt>Policy hash</dt><dd><code title="{_e(r.policy_hash)}">{_e(r.policy_hash[:12])}'
+           "</code></dd></div>")
+    if r.raw.get("run_id"):
+        dl += f"<div><dt>Run</dt><dd><code>{_e(r.raw['run_id'])}</code></dd></div>"
+    capital = _num(p.get("capital"), "params.capital")
+    pnl = _dec(r.raw.get("total_pnl"), "total_pnl")
+    ret = f"{float(pnl) / capital * 100:,.2f}%" if pnl is not None and capital else "—"
+    final = _dec(cons.get("final_equity_sum"), "conservation.final_equity_sum")
+    cards = [("Final equity", _money(final), ""),
+             ("Total P&L", _money(pnl), _sign(pnl)), ("Return on capital", ret, _sign(pnl)),
+             ("Fills", _count(_num(r.raw.get("trades"), "trades")), ""),
+             ("Forks / merges", f"{len(r.forks)} / {len(r.merges)}", ""),
+             ("Taxes withheld", _money(_dec(_map(r.raw, "taxes", "").get("withheld"), "taxes.withheld")), "")]
+    card_html = "".join(f'<div class="card"><span>{_e(k)}</span><strong class="{c}">{_e(v)}</strong></div>'
+                        for k, v, c in cards)
+    strategies = ", ".join(str(x) for x in _list(_map(r.raw, "policy_summary", ""), "strategies",
+                                                 "policy_summary."))
+    return ('<header><h1>ALL-USE replay report</h1><dl class="params">' + dl + "</dl>"
+            f'<div class="cards">{card_html}</div>'
+            + (f'<p class="strategies">Strategies: {_e(strategies)}</p>' if strategies else "") + "</header>")
+
+
+def _swatch(r: _Result, account: str) -> str:
+    return f'<i class="swatch" style="background:{r.charts.colour.get(account, "#8a96a3")}"></i>'
+
+
+def _accounts_table(r: _Result) -> str:
+    rows = [[_swatch(r, a.id) + _e(a.id), _e(a.type), _e(a.unit), _e(a.parent or "—"),
+             _e(a.created or "—"), f'<span class="state {_e(a.state)}">{_e(a.state)}</span>',
+             _money(a.initial), _money(a.final),
+             f'<span class="{_sign(a.return_pct)}">{_pct(a.return_pct)}</span>', _pct(a.max_drawdown_pct),
+             _count(a.trades), _pct(a.win_rate, fraction=True)] for a in r.accounts]
+    if r.accounts:
+        # Forked accounts are funded from their parent's gains: only root accounts bring capital in.
+        initial = sum((a.initial or Decimal(0) for a in r.accounts if not a.parent), Decimal(0))
+        final = sum((a.final or Decimal(0) for a in r.accounts), Decimal(0))
+        trades = sum(a.trades or 0 for a in r.accounts)
+        rows.append(["<strong>All accounts</strong>", "", "", "", "", "", _money(initial), _money(final),
+                     "", "", _count(trades), ""])
+    head = ["Account", "Type", "Unit", "Parent", "Created", "State", "Initial", "Final", "Return",
+            "Max drawdown", "Trades", "Win rate"]
+    return _table(head, rows, {6, 7, 8, 9, 10, 11}, "accounts")
+
+
+def _tree_list(r: _Result) -> str:
+    """The same tree as nested lists: units, with the units forked from their accounts inside."""
+    units: dict[str, list[str]] = {}
+    for a in tree_order(r.accounts):
+        units.setdefault(a.unit, []).append(a.id)
+    for f in r.forks:
+        units.setdefault(f.unit, list(f.accounts))
+    forked = {f.unit: f for f in r.forks}
+    merged = {m.unit: m for m in r.merges}
+    seen: set[str] = set()
+
+    def item(unit: str) -> str:
+        seen.add(unit)
+        members = ", ".join(_swatch(r, x) + f"<code>{_e(x)}</code>" for x in units[unit])
+        text = f"<strong>Unit {_e(unit)}</strong> {members}"
+        if (f := forked.get(unit)) is not None:
+            text += (f'<span class="note">forked from <code>{_e(f.parent)}</code> on {f.date}: '
+                     f"{_money(f.amount)} ({_money(f.tax_withheld)} tax withheld)</span>")
+        if (m := merged.get(unit)) is not None:
+            text += (f'<span class="note">merged into <code>{_e(m.into)}</code> on {m.date}: '
+                     f"{_money(m.amount)}</span>")
+        kids = [item(f.unit) for f in sorted(r.forks, key=lambda f: (f.date, f.unit))
+                if f.parent in units[unit] and f.unit not in seen]
+        return f"<li>{text}" + (f"<ul>{''.join(kids)}</ul>" if kids else "") + "</li>"
+
+    roots = [item(u) for u in units if u not in forked and u not in seen]
+    roots += [item(u) for u in units if u not in seen]  # forks whose parent is unknown
+    return f'<ul class="tree">{"".join(roots)}</ul>' if roots else ""
+
+
+def _forks_table(r: _Result) -> str:
+    events = [(f.date, "fork", f.unit, f.parent, f.accounts, "—", _money(f.amount), _money(f.tax_withheld))
+              for f in r.forks]
+    events += [(m.date, "merge", m.unit, "—", m.accounts, m.into, _money(m.amount), "—") for m in r.merges]
+    rows = [[_e(d), f'<span class="tag {k}">{k}</span>', _e(u), _e(p), _e(", ".join(accs)), _e(into),
+             amt, tax]
+            for d, k, u, p, accs, into, amt, tax in sorted(events, key=lambda e: (e[0], e[1], e[2]))]
+    return _table(["Date", "Event", "Unit", "From", "Accounts", "Into", "Amount", "Tax withheld"],
+                  rows, {6, 7}, "events")
+
+
+def _escalations_and_alerts(r: _Result) -> str:
+    esc = _map(r.raw, "escalations", "")
+    levels = sorted((_level(k, f"escalations.{k}"), k) for k in esc)
+    esc_rows = [[f'<span class="lvl l{min(n, 4)}">{_e(k)}</span>', _count(_num(esc[k], f"escalations.{k}"))]
+                for n, k in levels]
+    alerts = _map(r.raw, "alerts", "")
+    alert_rows = []
+    for name in sorted(alerts):
+        a = _record(alerts[name], f"alerts.{name}")
+        total = _num(a.get("total"), f"alerts.{name}.total") or 0.0
+        supp = _num(a.get("suppressed"), f"alerts.{name}.suppressed") or 0.0
+        alert_rows.append([_e(name), _count(total), _count(supp), _count(total - supp)])
+    return ('<div class="cols"><div><h3>Escalations per level</h3>'
+            + _table(["Level", "Escalations"], esc_rows, {1}) + "</div><div><h3>Alerts per type</h3>"
+            + _table(["Type", "Total", "Suppressed", "Delivered"], alert_rows, {1, 2, 3}) + "</div></div>")
+
+
+def _taxes(r: _Result) -> str:
+    t = _map(r.raw, "taxes", "")
+    accrued = _map(t, "accrued_by_year", "taxes.")
+    rows = [[_e(y), _money(_dec(accrued[y], f"taxes.accrued_by_year.{y}"))] for y in sorted(accrued)]
+    return (f'<p>Withheld at forks: <strong class="mono">{_money(_dec(t.get("withheld"), "taxes.withheld"))}'
+            "</strong></p><h3>Accrued by year</h3>" + _table(["Year", "Accrued"], rows, {1}, "narrow"))
+
+
+def _data_notes(r: _Result) -> str:
+    d = _map(r.raw, "data", "")
+
+    def ul(items: list[Any]) -> str:
+        return ("<ul>" + "".join(f"<li>{_e(x)}</li>" for x in items) + "</ul>") if items else (
+            '<p class="empty">None.</p>')
+    return (f"<p>Bars: <strong>{_e(d.get('bars', ''))}</strong></p>"
+            f"<h3>Notes</h3>{ul(_list(d, 'notes', 'data.'))}"
+            f"<h3>Repairs</h3>{ul(_list(d, 'repairs', 'data.'))}")
+
+
+def _conservation(r: _Result) -> str:
+    c = _map(r.raw, "conservation", "")
+    init, pnl, tax, final = (_dec(c.get(k), f"conservation.{k}")
+                             for k in ("initial_capital", "total_pnl", "taxes_withheld", "final_equity_sum"))
+    ok = c.get("ok") is True
+    diff = ""
+    if not ok and init is not None and pnl is not None and tax is not None and final is not None:
+        diff = f" (difference {final - (init + pnl - tax):,.2f})"
+    verdict = ('<span class="ok">✓ balanced</span>' if ok
+               else f'<span class="bad">✗ does not balance{diff}</span>')
+    return (f'<p class="conservation"><span class="mono">initial capital {_money(init)} + total P&amp;L '
+            f"{_money(pnl)} − taxes withheld {_money(tax)} = accounts' final equity {_money(final)}</span> "
+            f"{verdict}</p>")
+
+
+CSS = """
+:root{--ink:#1f2933;--muted:#5b6675;--line:#e1e5ea;--bg:#f4f6f9;--card:#fff;--pos:#1a7f4b;--neg:#c0392b}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--ink);font:14px/1.45 system-ui,"DejaVu Sans",sans-serif}
+header,main,footer{max-width:1180px;margin:0 auto;padding:0 24px}
+header{padding-top:24px}
+h1{font-size:24px;margin:0 0 12px;letter-spacing:-.01em}
+h2{font-size:17px;margin:0 0 12px;padding-bottom:6px;border-bottom:1px solid var(--line)}
+h3{font-size:13px;margin:14px 0 6px;color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
+dl.params{display:flex;flex-wrap:wrap;gap:6px 28px;margin:0 0 16px}
+dl.params div{display:flex;gap:6px}dl.params dt{color:var(--muted)}dl.params dd{margin:0;font-weight:600}
+.cards{display:grid;grid-template-columns:repeat(6,1fr);gap:12px;margin-bottom:8px}
+.card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 14px}
+.card span{display:block;color:var(--muted);font-size:12px}
+.card strong{font-size:19px;font-variant-numeric:tabular-nums}
+.strategies{color:var(--muted);margin:8px 0 0}
+section{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:16px 20px;margin:16px 0}
+table{border-collapse:collapse;width:100%;font-size:13px}
+table.narrow{width:auto;min-width:260px}
+th,td{padding:6px 10px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
+th{background:#f7f9fb;color:var(--muted);font-weight:600;font-size:12px}
+tbody tr:nth-child(even){background:#fafbfc}
+tbody tr:last-child td{border-bottom:0}
+table.accounts tbody tr:last-child td{border-top:2px solid var(--line)}
+.num{text-align:right;font-variant-numeric:tabular-nums}
+.mono,code{font-family:"DejaVu Sans Mono",ui-monospace,monospace;font-size:12.5px}
+.pos{color:var(--pos)}.neg{color:var(--neg)}
+.swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:7px;vertical-align:0}
+.state,.tag{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;background:#eef1f5}
+.state.active{background:#e3f4ea;color:#1a7f4b}.state.forked{background:#e6eefb;color:#2f5d9e}
+.state.merged{background:#eee;color:#666}.state.suspended{background:#fde8e6;color:#b03a2e}
+.tag.fork{background:#e6eefb;color:#2f5d9e}.tag.merge{background:#f4e9f7;color:#7d3c98}
+.lvl{font-weight:700}.lvl.l1{color:#b38600}.lvl.l2{color:#d4640a}.lvl.l3,.lvl.l4{color:#c0392b}
+.cols{display:grid;grid-template-columns:1fr 2fr;gap:24px}
+.empty{color:var(--muted);font-style:italic}
+ul.tree{margin:12px 0 0;padding-left:18px}ul.tree ul{padding-left:24px;border-left:2px solid var(--line)}
+ul.tree li{margin:4px 0}ul.tree .note{display:block;color:var(--muted);font-size:12.5px}
+.conservation{font-size:14px;margin:0}.ok{color:var(--pos);font-weight:700}.bad{color:var(--neg);font-weight:700}
+footer{color:var(--muted);font-size:12px;padding-bottom:24px}
+svg.chart{display:block;width:100%;height:auto;font-family:system-ui,"DejaVu Sans",sans-serif}
+svg .grid{stroke:#edf0f3}svg .grid.major{stroke:#d5dbe2}svg .axis{stroke:#8a94a3}
+svg .tick{font-size:11px;fill:var(--muted)}svg .legend{font-size:12px;fill:#2b3440}
+svg .series{fill:none;stroke-width:1.7;stroke-linejoin:round;stroke-linecap:round}
+svg .marker{stroke:#9aa3ae;stroke-dasharray:3 3}svg .marker-label{font-size:10.5px;fill:var(--muted)}
+svg .frame{fill:#fafbfc;stroke:var(--line)}svg text.empty{fill:var(--muted);font-size:14px}
+svg .lane{fill:#f6f8fa}svg .lane-label{font-size:12px;fill:var(--ink);font-weight:600}
+svg .lane-label .unit{fill:var(--muted);font-weight:400}
+svg .link{stroke:#3d4653;stroke-width:1.6}svg .link.merge{stroke:#7d3c98;stroke-dasharray:4 3}
+svg .fork-dot{fill:#fff;stroke:#3d4653;stroke-width:2}svg .child-dot{fill:#3d4653}
+svg .merge-dot{fill:#7d3c98;stroke:#fff;stroke-width:1}
+svg .level-line{stroke-width:1;stroke-opacity:.35}svg .change{stroke-width:1.5;fill-opacity:.8}
+svg .bar{fill:#4e79a7}svg .bar.neg{fill:#e15759}
+svg .mean{stroke:#f28e2b;stroke-width:1.5;stroke-dasharray:6 4}
+.pair{display:grid;grid-template-columns:1fr 2fr;gap:16px}.pair section{margin:0}
+@media (max-width:900px){.cards{grid-template-columns:repeat(3,1fr)}.cols,.pair{grid-template-columns:1fr}}
+"""
