@@ -3,11 +3,13 @@ the modelled mid less slippage, commissions, and expiry at the close of the expi
 (worthless, or assignment when in the money). The same engine code runs against it as against IB.
 
 Quotes are priced with what is known at the time (no look-ahead): the previous VIX close and the
-trailing realised volatility of the symbol and of SPY up to the previous close.
+trailing realised volatility of the symbol and of SPY over the closes recorded up to the quote's
+day (closes recorded for later days are ignored; the replay records a day's close at the close).
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
@@ -59,10 +61,15 @@ class SimBroker:
 
     # ------------------------------------------------------------ market history (no look-ahead)
     def record_close(self, symbol: str, day: dt.date, close: float) -> None:
-        self.closes.setdefault(symbol, []).append((day, close))
+        bisect.insort(self.closes.setdefault(symbol, []), (day, close))  # kept in date order
 
-    def _rv(self, symbol: str) -> float | None:
-        hist = self.closes.get(symbol, [])[-(self.config.rv_window + 1):]
+    def _rv(self, symbol: str, day: dt.date) -> float | None:
+        """Realised vol of the closes up to ``day``: closes recorded for later days are not known
+        to a quote on ``day`` (a caller's history may run ahead of the quote). ``day``'s own close
+        counts once recorded; the replay records it at the close, after the day's entry quotes."""
+        closes = self.closes.get(symbol, [])
+        end = bisect.bisect_right(closes, (day, math.inf))
+        hist = closes[max(end - self.config.rv_window - 1, 0):end]
         return realized_vol([c for _, c in hist], self.config.rv_window) if len(hist) > 2 else None
 
     def _vix_before(self, day: dt.date) -> float:
@@ -80,8 +87,8 @@ class SimBroker:
     def iv(self, symbol: str, ts: dt.datetime, price: float, strike: float, expiry: dt.date) -> float:
         day = ts.astimezone(NY).date()
         vix = self._vix_before(day)
-        level = atm_level(vix, symbol_rv=None if symbol == "SPY" else self._rv(symbol),
-                          market_rv=self._rv("SPY"), params=self.config.vol)
+        level = atm_level(vix, symbol_rv=None if symbol == "SPY" else self._rv(symbol, day),
+                          market_rv=self._rv("SPY", day), params=self.config.vol)
         t = self._years(ts, expiry)
         carry = self.config.risk_free_rate - self.config.dividend_yield
         return smile_iv(level, math.log(strike / price), t, vix=vix, carry=carry,
