@@ -112,7 +112,7 @@ class SimBroker:
         step = strike_step(price)
         lo = math.floor(price * (1 - self.config.strike_range_pct) / step) * step
         hi = math.ceil(price * (1 + self.config.strike_range_pct) / step) * step
-        strikes = [round(lo + i * step, 2) for i in range(int(round((hi - lo) / step)) + 1)]
+        strikes = [round(lo + i * step, 2) for i in range(round((hi - lo) / step) + 1)]
         return [self.quote(symbol, ts, price, e, k, r)
                 for e in sorted(set(expiries)) for r in rights for k in strikes]
 
