@@ -23,6 +23,8 @@ from typing import Any
 
 from simpleeval import SimpleEval
 
+from alluse.engine.errors import ExecutionError
+
 MAX_LENGTH = 500
 MAX_POW_EXPONENT = 8
 MAX_NODES = 200
@@ -70,6 +72,10 @@ class ExpressionError(ValueError):
     def __init__(self, message: str, col: int = 1) -> None:
         super().__init__(message)
         self.col = col
+
+
+class ExpressionRuntimeError(ExecutionError):
+    """A checked expression failed when evaluated (e.g. a division by zero)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,12 +297,19 @@ class Evaluator:
     def __init__(self, functions: Mapping[str, Callable[..., Any]] = FUNCTIONS) -> None:
         self._s = _simple_eval(functions)
 
+    def _eval(self, clause: Clause) -> Any:
+        try:
+            return self._s.eval(clause.text, previously_parsed=clause.parsed)
+        except Exception as exc:  # noqa: BLE001 - any failure of a policy expression at run time
+            raise ExpressionRuntimeError(f"'{clause.text}': {type(exc).__name__}: {exc}") from exc
+
     def value(self, expr: Expression, names: Mapping[str, Any]) -> Any:
-        """The value of a one-clause expression (order templates: strikes, quantities, limits)."""
+        """The value of a one-clause expression (order templates: strikes, quantities, limits).
+        Raises `ExpressionRuntimeError` when evaluation fails (division by zero, say)."""
         self._s.names = dict(names)
         if len(expr.clauses) == 1:
-            return self._s.eval(expr.clauses[0].text, previously_parsed=expr.clauses[0].parsed)
-        return all(self._s.eval(c.text, previously_parsed=c.parsed) for c in expr.clauses)
+            return self._eval(expr.clauses[0])
+        return all(self._eval(c) for c in expr.clauses)
 
     def test(self, expr: Expression, names: Mapping[str, Any]) -> EvalResult:
         """Evaluate every clause (no short-circuit, so the trace shows every value it read)."""
@@ -304,8 +317,13 @@ class Evaluator:
         results = []
         ok = True
         for clause in expr.clauses:
-            res = bool(self._s.eval(clause.text, previously_parsed=clause.parsed))
-            ok = ok and res
             values = tuple((n, names.get(n)) for n in clause.names)
+            try:
+                res = bool(self._eval(clause))
+            except ExpressionRuntimeError as exc:  # a clause that cannot be evaluated is false
+                ok = False
+                results.append(ClauseResult(clause.text, False, values, f"error in {exc}"))
+                continue
+            ok = ok and res
             results.append(ClauseResult(clause.text, res, values, _describe(clause, names, res)))
         return EvalResult(ok, tuple(results))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from alluse.engine.decisions import ActionScript, ScriptStep, Value
-from alluse.engine.expressions import Evaluator
+from alluse.engine.expressions import Evaluator, ExpressionRuntimeError
 from alluse.engine.policy import PolicySet
 from alluse.engine.policy.common import AlertStep, NoteStep, OrderStep, ScriptTemplate
 
@@ -38,6 +38,31 @@ def script_id(*parts: object) -> str:
     return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:12]
 
 
+def _order(ps: PolicySet, file: str, path: tuple[str | int, ...], i: int, step: OrderStep,
+           names: Mapping[str, Any], evaluator: Evaluator,
+           expiry_for: Callable[[str], str]) -> ScriptStep:
+    def ev(fld: str) -> Any:
+        return evaluator.value(ps.expr(file, *path, "steps", i, fld), names)
+
+    strike = ev("strike") if step.strike is not None else names.get("strike")
+    limit = ev("limit") if step.limit is not None else None
+    qty = ev("quantity")
+    right = step.right or str(names.get("right", ""))
+    if step.contract == "stock":
+        right, strike, expiry = "", None, ""
+    elif step.contract == "position":
+        strike, expiry = names.get("strike"), str(names.get("expiry", ""))
+    else:
+        expiry = (str(names.get("expiry", "")) if step.expiry == "position"
+                  else expiry_for(step.expiry))
+    return ScriptStep(
+        "order", action=step.action, symbol=str(names.get("symbol", "")), right=right,
+        strike=float(strike) if strike is not None else None, expiry=expiry,
+        quantity=int(math.floor(qty)) if qty is not None else None,
+        order_type=step.order_type,
+        limit=round(float(limit), 2) if limit is not None else None)
+
+
 def render_script(
     ps: PolicySet,
     file: str,
@@ -58,27 +83,13 @@ def render_script(
     steps: list[ScriptStep] = []
     for i, step in enumerate(template.steps):
         if isinstance(step, OrderStep):
-            def ev(fld: str, _i: int = i) -> Any:
-                return evaluator.value(ps.expr(file, *path, "steps", _i, fld), names)
-
-            strike = ev("strike") if step.strike is not None else names.get("strike")
-            limit = ev("limit") if step.limit is not None else None
-            qty = ev("quantity")
-            right = step.right or str(names.get("right", ""))
-            if step.contract == "stock":
-                right, strike, expiry = "", None, ""
-            elif step.contract == "position":
-                strike, expiry = names.get("strike"), str(names.get("expiry", ""))
-            else:
-                expiry = (str(names.get("expiry", "")) if step.expiry == "position"
-                          else expiry_for(step.expiry))
-            steps.append(ScriptStep(
-                "order", action=step.action, symbol=str(names.get("symbol", "")), right=right,
-                strike=float(strike) if strike is not None else None, expiry=expiry,
-                quantity=int(math.floor(qty)) if qty is not None else None,
-                order_type=step.order_type,
-                limit=round(float(limit), 2) if limit is not None else None))
-        elif isinstance(step, AlertStep):
+            try:
+                steps.append(_order(ps, file, path, i, step, names, evaluator, expiry_for))
+            except ExpressionRuntimeError as exc:
+                steps.append(ScriptStep("note", text=f"order {step.action} not rendered: {exc}; "
+                                                     "decide by hand"))
+            continue
+        if isinstance(step, AlertStep):
             steps.append(ScriptStep("alert", text=fill_text(step.title, names),
                                     priority=step.priority))
         elif isinstance(step, NoteStep):
