@@ -69,6 +69,10 @@ class Replay:
         self.store_notes: list[str] = []  # said on stderr: not part of the (reproducible) result
         self.repairs: list[str] = []
         self.equity: dict[str, list[float | None]] = {}
+        self.adjusted_equity: dict[str, list[float | None]] = {}  # transfers added back
+        self.flows: dict[str, float] = {}
+        self._funded: set[str] = set()
+        self._transfers_seen = 0
         self.dates: list[str] = []
         self.protocol_levels: list[dict[str, Any]] = []
         self.alert_counts: dict[str, dict[str, int]] = {}
@@ -301,12 +305,25 @@ class Replay:
             return
         self.dates.append(d.isoformat())
         n = len(self.dates)
+        transfers = self.engine.ledger.transfers()
+        for t in transfers[self._transfers_seen:]:
+            # money moved by forks, merges and tax withholding is not performance: drawdowns
+            # are measured on equity with it added back (a new account's funding excluded)
+            funding = t.target not in self._funded
+            self._funded.add(t.target)
+            self.flows[t.source] = self.flows.get(t.source, 0.0) + float(t.amount)
+            if not funding:
+                self.flows[t.target] = self.flows.get(t.target, 0.0) - float(t.amount)
+        self._transfers_seen = len(transfers)
         for acc in sorted(self.engine.tree.accounts):
             series = self.equity.setdefault(acc, [None] * (n - 1))
             series.append(float(self.engine.equity(acc)))
-        for acc, series in self.equity.items():
-            if len(series) < n:
-                series.append(None)
+            adjusted = self.adjusted_equity.setdefault(acc, [None] * (n - 1))
+            adjusted.append(series[-1] + self.flows.get(acc, 0.0))
+        for table in (self.equity, self.adjusted_equity):
+            for series in table.values():
+                if len(series) < n:
+                    series.append(None)
 
     # ------------------------------------------------------------------ store
     def _commit(self, day: _Day) -> None:

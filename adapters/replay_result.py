@@ -61,7 +61,7 @@ def build_result(replay: Replay) -> dict[str, Any]:
             "initial_capital": initial, "final_equity": float(final),
             "return_pct": (round((float(final) / initial - 1) * 100, 2)
                            if initial and acc.state != "merged" else None),
-            "max_drawdown_pct": _max_drawdown(replay.equity.get(acc.id, [])),
+            "max_drawdown_pct": _max_drawdown(replay.adjusted_equity.get(acc.id, [])),
             "trades": len(closes), "win_rate": round(wins / len(closes), 4) if closes else 0.0,
             "state": acc.state,
             "created": acc.created_at.date().isoformat() if acc.created_at else

@@ -80,6 +80,8 @@ class Engine:
         self.bands: dict[str, SymbolBand] = {}
         self.wheels: dict[str, WheelModel] = {}
         self.proposed: set[tuple[str, str, str]] = set()
+        # collateral of proposed, not yet filled puts: (account, contract key) → (amount, expiry)
+        self.pending: dict[tuple[str, str], tuple[float, dt.datetime]] = {}
         self.daily_risk: dict[tuple[str, dt.date], float] = {}
         self.loss_streak: dict[str, int] = {}
         self.suspended_on: dict[str, dt.date] = {}
@@ -389,8 +391,16 @@ class Engine:
         return total
 
     def free_cash(self, account: str) -> Decimal:
+        """Cash less the collateral of open short puts and of proposed puts not yet filled (until
+        their script expires), so two proposals in one scan cannot spend the same cash."""
         reserved = sum((p.strike * 100 * p.quantity for p in self.shorts.values()
                         if p.account == account and p.right == "P"), 0.0)
+        now = self._b.ts if self._b is not None else None
+        for (acc, _key), (amount, expires) in list(self.pending.items()):
+            if now is not None and expires <= now:
+                del self.pending[(acc, _key)]
+            elif acc == account:
+                reserved += amount
         return self.ledger.cash(account) - cents(reserved)
 
     def max_level(self, account: str) -> int:

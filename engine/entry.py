@@ -275,6 +275,8 @@ def _scan(eng: Engine, name: str, st: StrategyPolicy, acc: AccountInfo, symbol: 
     eng.b.scripts.append(script)
     eng.proposed.add(dedupe)
     if right == "P":
+        key = f"{acc.id}:{symbol}:{expiry.isoformat()}:{strike:g}{right}"
+        eng.pending[(acc.id, key)] = (100.0 * strike * qty, script.expires_at)
         unit = _per_contract(eng.ps.risk.daily_limit, atr, strike, premium)
         eng.daily_risk[(acc.id, today)] = eng.daily_risk.get((acc.id, today), 0.0) + unit * qty
     eng.fire(base, f"{acc.id}: propose SELL_TO_OPEN {qty} {symbol} {expiry} {strike:g}{right} at "

@@ -46,6 +46,7 @@ def on_fill(eng: Engine, ev: Fill) -> None:
     key = _contract_key(ev.account, ev.symbol, ev.expiry, ev.strike, ev.right)
     pos = eng.shorts.get(key)
     if ev.side == "SELL":  # sell to open (or add to) a short option
+        eng.pending.pop((ev.account, key), None)
         if pos is not None:
             total = pos.quantity + ev.quantity
             pos.premium = (pos.premium * pos.quantity + ev.price * ev.quantity) / total
