@@ -105,7 +105,7 @@ class Replay:
                 try:
                     loaded_m = marketdata.read_intraday(sym, start=self.params.start,
                                                         end=self.params.end, repair=mode)  # type: ignore[arg-type]
-                except Exception:  # noqa: BLE001 - no 1-minute file for this symbol
+                except Exception:
                     continue
                 if loaded_m.report.dropped or loaded_m.report.resorted:
                     self.repairs.append(loaded_m.report.summary())
@@ -379,4 +379,4 @@ def _jsonable(obj: dict[str, object]) -> dict[str, Any]:
     return json.loads(json.dumps(obj, default=str))  # type: ignore[no-any-return]
 
 
-__all__ = ["Replay", "ReplayParams", "run_id_for", "OptionQuote"]
+__all__ = ["OptionQuote", "Replay", "ReplayParams", "run_id_for"]

@@ -116,7 +116,8 @@ def main(argv: list[str]) -> int:
         "bare_loop_events_per_s": round(bare),
     }
     print(f"Engine.handle: {out['events_per_s']:,} events/s with {out['open_positions']} open "
-          f"positions ({changed} of {n_lat} events changed a level; bare loop {out['bare_loop_events_per_s']:,}/s, ratio "
+          f"positions ({changed} of {n_lat} events changed a level; bare loop "
+          f"{out['bare_loop_events_per_s']:,}/s, ratio "
           f"{out['events_per_s'] / out['bare_loop_events_per_s']:.2f}); latency p50 "
           f"{out['p50_us']} µs, p99 {out['p99_us']} µs, max {out['max_us']} µs")
     print(json.dumps(out))

@@ -158,8 +158,8 @@ def _size(eng: Engine, acc: AccountInfo, symbol: str, right: str, strike: float,
         if reduced < qty:
             qty, binding, why = reduced, "risk.protocol_new_risk", (
                 f"{acc.id} has a position at L{level} ({lv.name}): size × {lv.size_factor:g}")
-    values: tuple[tuple[str, Value], ...] = tuple(
-        (rule.split(".")[-1] + "_max", c) for c, rule, _ in caps) + (
+    values: tuple[tuple[str, Value], ...] = (
+        *((rule.split(".")[-1] + "_max", c) for c, rule, _ in caps),
         ("equity", round(equity, 2)), ("protocol_level", level))
     return qty, binding, why, values
 
@@ -275,8 +275,8 @@ def _scan(eng: Engine, name: str, st: StrategyPolicy, acc: AccountInfo, symbol: 
     eng.b.scripts.append(script)
     eng.proposed.add(dedupe)
     if right == "P":
-        key = f"{acc.id}:{symbol}:{expiry.isoformat()}:{strike:g}{right}"
-        eng.pending[(acc.id, key)] = (100.0 * strike * qty, script.expires_at)
+        contract = f"{acc.id}:{symbol}:{expiry.isoformat()}:{strike:g}{right}"
+        eng.pending[(acc.id, contract)] = (100.0 * strike * qty, script.expires_at)
         unit = _per_contract(eng.ps.risk.daily_limit, atr, strike, premium)
         eng.daily_risk[(acc.id, today)] = eng.daily_risk.get((acc.id, today), 0.0) + unit * qty
     eng.fire(base, f"{acc.id}: propose SELL_TO_OPEN {qty} {symbol} {expiry} {strike:g}{right} at "

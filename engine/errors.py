@@ -35,7 +35,8 @@ class PolicyIssue:
 
     def format(self) -> str:
         where = f"{self.file}:{self.line}:{self.col}"
-        ctx = ", ".join(p for p in (self.policy and f"policy {self.policy}", self.rule and f"rule {self.rule}") if p)
+        parts = (self.policy and f"policy {self.policy}", self.rule and f"rule {self.rule}")
+        ctx = ", ".join(p for p in parts if p)
         return f"{where}: {ctx + ': ' if ctx else ''}{self.message}"
 
     def as_dict(self) -> dict[str, object]:

@@ -300,7 +300,7 @@ class Evaluator:
     def _eval(self, clause: Clause) -> Any:
         try:
             return self._s.eval(clause.text, previously_parsed=clause.parsed)
-        except Exception as exc:  # noqa: BLE001 - any failure of a policy expression at run time
+        except Exception as exc:
             raise ExpressionRuntimeError(f"'{clause.text}': {type(exc).__name__}: {exc}") from exc
 
     def value(self, expr: Expression, names: Mapping[str, Any]) -> Any:

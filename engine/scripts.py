@@ -58,7 +58,7 @@ def _order(ps: PolicySet, file: str, path: tuple[str | int, ...], i: int, step: 
     return ScriptStep(
         "order", action=step.action, symbol=str(names.get("symbol", "")), right=right,
         strike=float(strike) if strike is not None else None, expiry=expiry,
-        quantity=int(math.floor(qty)) if qty is not None else None,
+        quantity=math.floor(qty) if qty is not None else None,
         order_type=step.order_type,
         limit=round(float(limit), 2) if limit is not None else None)
 

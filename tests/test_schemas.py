@@ -3,7 +3,7 @@
 Also the meta-lint of the models themselves: frozen, unknown keys forbidden, documented steps.
 """
 
-# ruff: noqa: SIM300  # house style (STYLE.md): assert expected == actual
+# house style (STYLE.md): assert expected == actual
 
 from __future__ import annotations
 

@@ -99,8 +99,8 @@ def run(events: Path, capital: float | None, policies: Path | None, fmt: OutForm
     ps, evs, cap = load_inputs(events, policies, capital)
     engine = Engine(ps, cap)
     console = Console(highlight=False, soft_wrap=True)
-    lines = _event_lines((events.read_text(encoding="utf-8").splitlines()
-                          if str(events) != "-" else [""] * len(evs)))
+    lines = _event_lines(events.read_text(encoding="utf-8").splitlines()
+                          if str(events) != "-" else [""] * len(evs))
     scripts = alerts = 0
     for i, ev in enumerate(evs):
         try:

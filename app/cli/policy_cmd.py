@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from alluse.engine.errors import PolicyIssue, PolicyLoadError
 
 policy_app = typer.Typer(help="Lint, export schemas for, initialise and watch policy sets.",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alluse.engine.policy import PolicySet
 from rich.console import Console
 from rich.table import Table
+
+from alluse.engine.policy import PolicySet
 
 
 def print_policy_summary(ps: PolicySet, base: Path, console: Console | None = None) -> None:

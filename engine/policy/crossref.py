@@ -11,6 +11,8 @@ import string
 from collections.abc import Iterable
 from typing import cast
 
+from pydantic import BaseModel
+
 from alluse.engine.errors import PolicyIssue
 from alluse.engine.expressions import Expression, ExpressionError, compile_expression
 from alluse.engine.policy import names as N
@@ -26,7 +28,6 @@ from alluse.engine.policy.models import (
     WeekTypesPolicy,
 )
 from alluse.engine.policy.yamlsource import YamlDoc
-from pydantic import BaseModel
 
 _SPEC = re.compile(r"^[<>^=]?[+\- ]?#?0?\d{0,2}[,_]?(\.\d{1,2})?[deEfFgGn%s]?$")
 DST_HOURS = {1, 2}

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
 from alluse.engine.errors import PolicyIssue, PolicyLoadError
 from alluse.engine.expressions import Expression
 from alluse.engine.policy.crossref import check_cross_references
@@ -32,7 +34,6 @@ from alluse.engine.policy.models import (
     WeekTypesPolicy,
 )
 from alluse.engine.policy.yamlsource import YamlDoc, parse_yaml
-from pydantic import BaseModel, ValidationError
 
 REQUIRED_FILES = tuple(POLICY_FILES)
 
@@ -120,10 +121,9 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[str | int, ...]:
     path: list[str | int] = []
     node = data
     for seg in loc:
-        if isinstance(node, dict) and isinstance(seg, str) and seg in node:
-            path.append(seg)
-            node = node[seg]
-        elif isinstance(node, list) and isinstance(seg, int) and 0 <= seg < len(node):
+        in_map = isinstance(node, dict) and isinstance(seg, str) and seg in node
+        in_list = isinstance(node, list) and isinstance(seg, int) and 0 <= seg < len(node)
+        if in_map or in_list:
             path.append(seg)
             node = node[seg]
         elif isinstance(node, dict) and isinstance(seg, str) and seg == "[key]":

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from pydantic import Field, StringConstraints
+
 from alluse.engine.policy.common import (
     HHMM,
     AccountType,
@@ -24,7 +26,6 @@ from alluse.engine.policy.common import (
     Ticker,
     Weekday,
 )
-from pydantic import Field, StringConstraints
 
 # --------------------------------------------------------------------------- protocols.yaml
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from alluse.engine.policy.models import POLICY_FILES, StrategyPolicy
 from pydantic import BaseModel
+
+from alluse.engine.policy.models import POLICY_FILES, StrategyPolicy
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 

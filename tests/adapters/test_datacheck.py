@@ -1,5 +1,5 @@
 """The watchdog: the broken-fixture corpus, every real bundled file, and the jump rules."""
-# ruff: noqa: SIM300  (house style: assert expected == actual)
+
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The bundled data, the loader and its repair policy, and user CSV layouts."""
-# ruff: noqa: SIM300  (house style: assert expected == actual)
+
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Waits poll until a condition holds (a few seconds at most); no fixed sleep asserts speed.
 """
 
-# ruff: noqa: SIM300  # house style (STYLE.md): assert expected == actual
+# house style (STYLE.md): assert expected == actual
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The SQL store on SQLite and PostgreSQL: migrations, atomic batches, resume, append-only log."""
-# ruff: noqa: SIM300  (house style: assert expected == actual)
+
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """`alluse data check` and `alluse data list` through the real CLI application."""
-# ruff: noqa: SIM300  (house style: assert expected == actual)
+
 
 from __future__ import annotations
 

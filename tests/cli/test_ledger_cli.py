@@ -1,5 +1,5 @@
 """`alluse ledger`: the tax_rules examples through the command line, output formats, errors."""
-# ruff: noqa: SIM300  (house style: assert expected == actual)
+
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """`alluse policy lint|init|watch` through the real entry point (a subprocess): exit codes, formats."""
 
-# ruff: noqa: SIM300  # house style (STYLE.md): assert expected == actual
+# house style (STYLE.md): assert expected == actual
 
 from __future__ import annotations
 

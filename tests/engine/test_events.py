@@ -1,5 +1,5 @@
 """The JSON Lines event format: parsing, every error message, round-trip."""
-# ruff: noqa: SIM300  (house style: assert expected == actual)
+
 
 from __future__ import annotations
 

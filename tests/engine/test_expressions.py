@@ -1,6 +1,6 @@
 """The sandboxed expression language: what it refuses (with a column), what it evaluates, traces."""
 
-# ruff: noqa: SIM300  # house style (STYLE.md): assert expected == actual
+# house style (STYLE.md): assert expected == actual
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The tax ledger: the worked examples of tax_rules.md, wash sales, cash, post-tax figures."""
-# ruff: noqa: SIM300  (house style: assert expected == actual)
+
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Each bad case is an overlay on the default set: the files it holds replace or jo
 files, ``delete.txt`` names files to remove, and ``expected.txt`` holds the exact lint lines.
 """
 
-# ruff: noqa: SIM300  # house style (STYLE.md): assert expected == actual
+# house style (STYLE.md): assert expected == actual
 
 from __future__ import annotations
 
