@@ -115,10 +115,9 @@ class Fill:
 
 
 @dataclass(frozen=True, slots=True)
-class Assignment:
-    """A written option was exercised against the account (``quantity`` contracts)."""
+class _Settlement:
+    """The end of an option position at the broker: the fields assignment and expiration share."""
 
-    TYPE: ClassVar[str] = "assignment"
     ts: datetime
     account: str
     symbol: str
@@ -133,21 +132,17 @@ class Assignment:
 
 
 @dataclass(frozen=True, slots=True)
-class Expiration:
+class Assignment(_Settlement):
+    """A written option was exercised against the account (``quantity`` contracts)."""
+
+    TYPE: ClassVar[str] = "assignment"
+
+
+@dataclass(frozen=True, slots=True)
+class Expiration(_Settlement):
     """An option position expired worthless (``quantity`` contracts)."""
 
     TYPE: ClassVar[str] = "expiration"
-    ts: datetime
-    account: str
-    symbol: str
-    expiry: date
-    strike: float
-    right: Right
-    quantity: int
-
-    @property
-    def contract(self) -> OptionContract:
-        return OptionContract(self.symbol, self.expiry, self.strike, self.right)
 
 
 @dataclass(frozen=True, slots=True)
