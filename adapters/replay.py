@@ -101,12 +101,14 @@ class Replay:
         self.broker.vix = {d: b.close for d, b in self.daily["VIX"].items()}
         self.minutes: dict[str, dict[dt.date, list[marketdata.MinuteBar]]] = {}
         if self.params.bars == "1min":
+            # only a symbol without a bundled 1-minute file falls back to daily bars; a file that
+            # fails to load (refused bad rows, unreadable) is an error, not a silent fallback
+            have = {i.symbol for i in marketdata.available() if i.dataset == "1min"}
             for sym in self._symbols:
-                try:
-                    loaded_m = marketdata.read_intraday(sym, start=self.params.start,
-                                                        end=self.params.end, repair=mode)  # type: ignore[arg-type]
-                except Exception:
+                if sym not in have:
                     continue
+                loaded_m = marketdata.read_intraday(sym, start=self.params.start,
+                                                    end=self.params.end, repair=mode)  # type: ignore[arg-type]
                 if loaded_m.report.dropped or loaded_m.report.resorted:
                     self.repairs.append(loaded_m.report.summary())
                 by_day: dict[dt.date, list[marketdata.MinuteBar]] = {}

@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 
+from alluse.adapters import marketdata
 from alluse.adapters.policy_files import default_policy_dir, load_policy_dir
 from alluse.adapters.replay import Replay, ReplayParams
 from alluse.adapters.store import Store
+from alluse.engine.errors import DataError
 from alluse.engine.policy import PolicySet
 
 CLI = [sys.executable, "-c", "from alluse.cli import main; main()"]
@@ -199,3 +201,15 @@ def test_the_equity_series_has_one_value_per_session_for_each_account(policies: 
                                                                     "2021-03-12"],
             {a["id"]: len(dates) for a in result["accounts"]}) == (
         dates, {k: len(v) for k, v in result["equity"]["series"].items()})
+
+
+def test_a_one_minute_file_that_fails_to_load_stops_the_replay(policies: PolicySet,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refused 1-minute file raises its DataError instead of quietly falling back to daily bars."""
+    def refuse(symbol: str, **_: object) -> object:
+        raise DataError(f"1min_{symbol}.csv.gz:12: duplicate timestamp (refused)")
+
+    monkeypatch.setattr(marketdata, "read_intraday", refuse)
+    with pytest.raises(DataError) as caught:
+        Replay(policies, ReplayParams(dt.date(2022, 3, 14), dt.date(2022, 3, 18), 100_000.0, bars="1min"))
+    assert "1min_AAPL.csv.gz:12: duplicate timestamp (refused)" == str(caught.value)
