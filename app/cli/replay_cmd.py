@@ -167,6 +167,10 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: --capital: {cap:,.2f} is outside {lim.minimum:,.0f}-"
                        f"{lim.maximum:,.0f} (accounts.yaml capital)", err=True)
             raise typer.Exit(2)
+        if report is not None and report.exists() and not report.is_dir():
+            # said before the replay runs, not after minutes of work
+            typer.echo(f"error: --report: {report} exists and is not a directory", err=True)
+            raise typer.Exit(2)
         url = db if db is not None else settings.db_url
         store = None
         err = Console(stderr=True)
@@ -197,10 +201,6 @@ def register(app: typer.Typer) -> None:
         finally:
             if store is not None:
                 store.close()
-        if report is not None:
-            from alluse.adapters.report import write_report
-
-            path = write_report(result, report)
         if fmt is Fmt.json:
             typer.echo(json.dumps(summary_json(result), sort_keys=True))
         else:
@@ -209,5 +209,14 @@ def register(app: typer.Typer) -> None:
             if store is not None:
                 typer.echo(f"decisions stored in {store.url} (run {result['run_id']})")
         if report is not None:
+            from alluse.adapters.report import write_report
+
+            # written after the summary, so a report that cannot be written loses no results
+            try:
+                path = write_report(result, report)
+            except (OSError, AlluseError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                typer.echo(f"error: --report: cannot write {report / 'index.html'}: {reason}", err=True)
+                raise typer.Exit(1) from None
             (typer.echo if fmt is Fmt.text else lambda m: typer.echo(m, err=True))(
                 f"report: {path}")

@@ -257,3 +257,25 @@ def test_report_with_json_output_keeps_stdout_pure_json(tmp_path: Path) -> None:
     assert (0, "2021-03-31", f"report: {target / 'index.html'}\n", True) == (
         result.exit_code, json.loads(result.stdout)["params"]["to"], result.stderr,
         (target / "index.html").is_file())
+
+
+def test_a_report_path_that_is_a_file_exits_2_before_replaying(tmp_path: Path) -> None:
+    """--report naming an existing file: a usage error up front, no summary printed."""
+    target = tmp_path / "taken"
+    target.write_text("not a directory")
+    result = runner.invoke(app, ["replay", "--from", "2021-03-01", "--to", "2021-03-05", "--db", "none",
+                                 "--report", str(target)])
+    assert (2, f"error: --report: {target} exists and is not a directory\n", "") == (
+        result.exit_code, result.stderr, result.stdout)
+
+
+def test_a_report_that_cannot_be_written_exits_1_after_the_summary(tmp_path: Path) -> None:
+    """--report under a file: the JSON summary is still printed, then one error line, exit 1."""
+    pytest.importorskip("alluse.adapters.report", reason="adapters/report.py (write_report) is not there yet")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    target = blocker / "report"
+    result = runner.invoke(app, ["replay", "--from", "2021-03-01", "--to", "2021-03-05", "--db", "none",
+                                 "--format", "json", "--report", str(target)])
+    assert (1, "2021-03-05", f"error: --report: cannot write {target / 'index.html'}: Not a directory\n") == (
+        result.exit_code, json.loads(result.stdout)["params"]["to"], result.stderr)
