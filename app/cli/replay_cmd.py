@@ -145,7 +145,7 @@ def register(app: typer.Typer) -> None:
 
         settings = load_settings()
         default_from = dt.date(2022, 3, 14) if bars is Bars.minute else FIRST_DAY
-        default_to = dt.date(2022, 4, 14) if bars is Bars.minute else LAST_DAY
+        default_to = dt.date(2022, 4, 18) if bars is Bars.minute else LAST_DAY
         d0, d1 = _date(start, "--from", default_from), _date(end, "--to", default_to)
         if d0 > d1:
             typer.echo(f"error: --from {d0} is after --to {d1}", err=True)

@@ -178,7 +178,7 @@ def test_one_minute_replay_uses_the_bundled_window_and_conserves_capital() -> No
     result = runner.invoke(app, ["replay", "--bars", "1min", "--db", "none", "--format", "json"])
     out = json.loads(result.stdout)
     final_sum, expected, ok = _conservation(out)
-    assert (0, "1min", ("2022-03-14", "2022-04-14"), True, expected, True) == (
+    assert (0, "1min", ("2022-03-14", "2022-04-18"), True, expected, True) == (
         result.exit_code, out["data"]["bars"], (out["params"]["from"], out["params"]["to"]), ok,
         final_sum, any("1-minute close" in note for note in out["data"]["notes"]))
 
