@@ -94,7 +94,7 @@ def build_result(replay: Replay) -> dict[str, Any]:
         "alerts": dict(sorted(replay.alert_counts.items())),
         "premium_weekly": [{"week": w, "premium": round(p, 2)}
                            for w, p in sorted(replay.premium_weekly.items())],
-        "taxes": {"withheld": str(eng.taxes_withheld),
+        "taxes": {"withheld": str(cents(eng.taxes_withheld)),
                   "accrued_by_year": {y: str(cents(v)) for y, v in sorted(accrued.items())}},
         "trades": replay.trades,
         "total_pnl": float(total_pnl),
@@ -102,6 +102,6 @@ def build_result(replay: Replay) -> dict[str, Any]:
         "data": {"bars": replay.params.bars, "notes": list(replay.notes),
                  "repairs": list(replay.repairs)},
         "conservation": {"initial_capital": str(initial), "total_pnl": str(total_pnl),
-                         "taxes_withheld": str(eng.taxes_withheld),
+                         "taxes_withheld": str(cents(eng.taxes_withheld)),
                          "final_equity_sum": str(final_sum), "ok": ok},
     }
