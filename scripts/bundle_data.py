@@ -2,7 +2,7 @@
 
     python scripts/bundle_data.py [--source DIR] [--out DIR]
 
-A developer tool, never run by the product. Defaults: --source ../shared/data (beside the
+A developer tool, never run by the product. Defaults: --source is the shared data folder (beside the
 checkout), --out adapters/data. Each source file becomes one gzip CSV with fixed columns
 (date|datetime,open,high,low,close,volume), rows in the source order and defects kept (the
 watchdog and the loader's repair policy must meet them for real), numbers in Python's shortest
