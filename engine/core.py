@@ -85,6 +85,7 @@ class Engine:
         self.daily_risk: dict[tuple[str, dt.date], float] = {}
         self.loss_streak: dict[str, int] = {}
         self.suspended_on: dict[str, dt.date] = {}
+        self.day_start_equity: dict[str, tuple[dt.date, Decimal]] = {}
         # symbols whose intraday prices arrive as Price events (1-minute replay, live node)
         self.intraday_symbols: set[str] = set()
         self.last_close: dict[tuple[str, str, str], dt.datetime] = {}
@@ -321,6 +322,7 @@ class Engine:
                     self._check_symbol(symbol, put_price=st.price, call_price=st.price,
                                        source="protocol check")
             lifecycle.resume_accounts(self, ev)
+            lifecycle.daily_drawdown(self, ev)
         elif handler in ("fork_check", "daily_collection"):
             lifecycle.fork_and_merge(self, ev)
         elif handler == "weekly_cycle":

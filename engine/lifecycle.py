@@ -333,6 +333,37 @@ def resume_accounts(eng: Engine, ev: Clock) -> None:
         eng.fire("risk.circuit_breakers.resume", f"{acc.id}: resumed ({cb.resume})")
 
 
+def daily_drawdown(eng: Engine, ev: Clock) -> None:
+    """Circuit breaker: an account down ``daily_drawdown_pct`` from its equity at the day's first
+    protocol check is paused (risk.yaml)."""
+    cb = eng.ps.risk.circuit_breakers
+    today = ev.ts.astimezone(NY).date()
+    for acc in sorted(eng.tree.accounts.values(), key=lambda a: a.id):
+        if acc.state not in ("active", "forked"):
+            continue
+        equity = eng.equity(acc.id)
+        start = eng.day_start_equity.get(acc.id)
+        if start is None or start[0] != today:
+            eng.day_start_equity[acc.id] = (today, equity)
+            continue
+        if start[1] <= 0:
+            continue
+        down = float((start[1] - equity) / start[1] * 100)
+        if down < cb.daily_drawdown_pct:
+            continue
+        rule = "risk.circuit_breakers.daily_drawdown"
+        values: tuple[tuple[str, Value], ...] = (
+            ("start_equity", float(start[1])), ("equity", float(equity)),
+            ("drawdown_pct", round(down, 2)), ("limit_pct", cb.daily_drawdown_pct))
+        eng.machines.account.fire(acc.model, "suspend", rule, values)
+        eng.suspended_on[acc.id] = today
+        eng.fire(rule, f"{acc.id}: down {down:.2f}% today ({float(start[1]):,.2f} → "
+                 f"{float(equity):,.2f}) ≥ {cb.daily_drawdown_pct:g}%: new entries paused until "
+                 f"{cb.resume.replace('_', ' ')}", "", values)
+        eng.alert("ACCOUNT_MANAGEMENT", "HIGH", f"Circuit breaker: {acc.id} paused, down "
+                  f"{down:.1f}% today", account=acc.id, rule=rule)
+
+
 def weekly_cycle(eng: Engine, ev: Clock) -> None:
     """Classify last week's mode per symbol and the week type of each position outcome."""
     today = ev.ts.astimezone(NY).date()

@@ -194,3 +194,19 @@ def test_fork_conserves_total_capital_to_the_cent(gain, capital):
     engine.handle(EventBuilder("2026-01-12").clock("fork_check", "11:05"))
     total = sum(engine.equity(a) for a in engine.tree.accounts)
     assert Decimal(capital) + Decimal(gain).quantize(Decimal("0.01")) - engine.taxes_withheld == total
+
+
+def test_daily_drawdown_beyond_the_limit_pauses_the_account(ps):
+    """risk.yaml: an account down 5% since the day's first protocol check is suspended."""
+    ev = EventBuilder("2026-11-19")
+    engine = Engine(ps, 100_000)
+    for e in [*ev.daily_bars("TSLA", [250.0] * 20, spread=10.0), ev.price("TSLA", 250.0, "09:30"),
+              ev.sell_put("GEN-ACC-001", "TSLA", "2026-11-27", 250, 4.0, "09:31"),
+              ev.clock("protocol_check", "09:45")]:
+        engine.handle(e)
+    engine.handle(ev.price("TSLA", 228.0, "10:20"))  # the put's intrinsic value: 22 × 100
+    d = engine.handle(ev.clock("protocol_check", "10:30"))
+    assert "suspended" == engine.tree.accounts["GEN-ACC-001"].state
+    [fired] = [r for r in d.fired if r.rule == "risk.circuit_breakers.daily_drawdown"]
+    assert 5.0 == dict(fired.values)["limit_pct"]
+    assert dict(fired.values)["drawdown_pct"] >= 5.0
