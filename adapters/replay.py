@@ -24,7 +24,7 @@ from alluse.adapters.simbroker import SimBroker, SimConfig
 from alluse.engine.calendar import NY, nyse_calendar
 from alluse.engine.core import Engine
 from alluse.engine.decisions import ActionScript, Decision
-from alluse.engine.events import Bar, Clock, Event, Fill, OptionQuote, Price, event_to_dict
+from alluse.engine.events import Bar, Clock, Event, Fill, Price, event_to_dict
 from alluse.engine.policy import PolicySet
 from alluse.engine.policy.cron import parse_cron
 
@@ -64,7 +64,8 @@ class Replay:
         self.progress = progress
         self.calendar = nyse_calendar()
         self.engine = Engine(ps, params.capital, calendar=self.calendar)
-        self.broker = SimBroker(self.calendar, sim or SimConfig())
+        self.broker = SimBroker(self.calendar, sim or SimConfig(
+            rv_window=ps.data.indicators.realized_vol_days))
         self.notes: list[str] = []
         self.store_notes: list[str] = []  # said on stderr: not part of the (reproducible) result
         self.repairs: list[str] = []
@@ -162,7 +163,8 @@ class Replay:
             return min(max(boundary, ev.low), ev.high)
         if isinstance(ev, Bar):
             return ev.close
-        return float(vals.get("price") or price) if isinstance(vals.get("price"), float) else price
+        trigger_price = vals.get("price")
+        return float(trigger_price) if isinstance(trigger_price, int | float) else price
 
     def _act(self, s: ActionScript, ev: Event, day: _Day) -> None:
         if not self._approved(s) or not any(x.kind == "order" for x in s.steps):
@@ -381,4 +383,4 @@ def _jsonable(obj: dict[str, object]) -> dict[str, Any]:
     return json.loads(json.dumps(obj, default=str))  # type: ignore[no-any-return]
 
 
-__all__ = ["OptionQuote", "Replay", "ReplayParams", "run_id_for"]
+__all__ = ["Replay", "ReplayParams", "run_id_for"]

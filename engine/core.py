@@ -186,7 +186,6 @@ class Engine:
         st.atr.update(ev.high, ev.low, ev.close)
         st.rsi.update(ev.close)
         st.macd.update(ev.close)
-        st.closes.append(ev.close)
         st.week_high = max(st.week_high, ev.high)
         st.week_low = min(st.week_low, ev.low)
         st.prune_quotes(local_day)

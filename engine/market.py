@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections import deque
 from dataclasses import dataclass, field
 
 from alluse.engine.indicators import MACD, WilderATR, WilderRSI
@@ -31,7 +30,6 @@ class SymbolState:
     atr: WilderATR
     rsi: WilderRSI
     macd: MACD
-    closes: deque[float]
     price: float | None = None
     price_ts: dt.datetime | None = None
     last_bar_date: dt.date | None = None
@@ -43,17 +41,7 @@ class SymbolState:
     @classmethod
     def new(cls, ind: Indicators) -> SymbolState:
         return cls(WilderATR(ind.atr_period), WilderRSI(ind.rsi_period),
-                   MACD(ind.macd.fast, ind.macd.slow, ind.macd.signal),
-                   deque(maxlen=ind.realized_vol_days + 1))
-
-    def realized_vol(self) -> float | None:
-        c = self.closes
-        if len(c) < 3:
-            return None
-        rets = [math.log(c[i] / c[i - 1]) for i in range(1, len(c))]
-        mean = sum(rets) / len(rets)
-        var = sum((r - mean) ** 2 for r in rets) / (len(rets) - 1)
-        return math.sqrt(var * 252.0)
+                   MACD(ind.macd.fast, ind.macd.slow, ind.macd.signal))
 
     def prune_quotes(self, today: dt.date) -> None:
         for key in [k for k in self.quotes if k[0] < today]:
