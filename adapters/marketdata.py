@@ -317,26 +317,26 @@ def _nan(x: float | None) -> float:
     return math.nan if x is None else x
 
 
-def _daily(series: Series, start: date | None, end: date | None, repair: RepairMode) -> Loaded[DailyBar]:
-    if series.frequency != "daily":
-        raise DataError(f"{series.source}: holds 1-minute bars, not daily bars")
+def _bars(series: Series, start: date | None, end: date | None, repair: RepairMode,
+          kind: type[B]) -> Loaded[B]:
+    daily = kind is DailyBar
+    if series.frequency != ("daily" if daily else "1min"):
+        held, wanted = ("1-minute", "daily") if daily else ("daily", "1-minute")
+        raise DataError(f"{series.source}: holds {held} bars, not {wanted} bars")
     series = Series(series.symbol, series.frequency,
                     tuple(r for r in series.rows if _in_range(r, start, end)), series.source)
     rows, report = _apply(series, repair)
-    bars = [DailyBar(r.when, _nan(r.open), _nan(r.high), _nan(r.low), _nan(r.close), _nan(r.volume))  # type: ignore[arg-type]
+    bars = [kind(r.when, _nan(r.open), _nan(r.high), _nan(r.low), _nan(r.close), _nan(r.volume))  # type: ignore[arg-type]
             for r in rows]
     return Loaded(bars, report)
+
+
+def _daily(series: Series, start: date | None, end: date | None, repair: RepairMode) -> Loaded[DailyBar]:
+    return _bars(series, start, end, repair, DailyBar)
 
 
 def _minutes(series: Series, start: date | None, end: date | None, repair: RepairMode) -> Loaded[MinuteBar]:
-    if series.frequency != "1min":
-        raise DataError(f"{series.source}: holds daily bars, not 1-minute bars")
-    series = Series(series.symbol, series.frequency,
-                    tuple(r for r in series.rows if _in_range(r, start, end)), series.source)
-    rows, report = _apply(series, repair)
-    bars = [MinuteBar(r.when, _nan(r.open), _nan(r.high), _nan(r.low), _nan(r.close), _nan(r.volume))  # type: ignore[arg-type]
-            for r in rows]
-    return Loaded(bars, report)
+    return _bars(series, start, end, repair, MinuteBar)
 
 
 def read_daily(symbol: str, *, start: date | None = None, end: date | None = None,

@@ -31,11 +31,12 @@ PoliciesOpt = Annotated[Path | None, typer.Option("--policies", help="Policy dir
 FormatOpt = Annotated[OutFormat, typer.Option("--format", help="text or json")]
 
 
-def load_inputs(events: Path, policies: Path | None, capital: float | None) -> tuple[Any, Any, float]:
-    """Policies, parsed events and capital, or a clean exit (1 bad input, 2 usage)."""
+def load_inputs(events: Path, policies: Path | None,
+                capital: float | None) -> tuple[Any, list[tuple[int, Any]], float]:
+    """Policies, (line number, event) pairs and capital, or a clean exit (1 bad input, 2 usage)."""
     from alluse.adapters.policy_files import default_policy_dir, load_policy_dir
     from alluse.cli.policy_cmd import print_issues
-    from alluse.engine.events import parse_events
+    from alluse.engine.events import iter_events
 
     base = policies if policies is not None else default_policy_dir()
     if not base.is_dir():
@@ -56,7 +57,7 @@ def load_inputs(events: Path, policies: Path | None, capital: float | None) -> t
             raise typer.Exit(2)
         text = events.read_text(encoding="utf-8", errors="replace")
     try:
-        evs = parse_events(text.splitlines())
+        evs = list(iter_events(text.splitlines()))
     except EventError as exc:
         typer.echo(f"error: {events}: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -67,10 +68,6 @@ def load_inputs(events: Path, policies: Path | None, capital: float | None) -> t
                    f"{lim.maximum:,.0f} (accounts.yaml capital)", err=True)
         raise typer.Exit(2)
     return ps, evs, cap
-
-
-def _event_lines(text_lines: list[str]) -> list[int]:
-    return [i for i, line in enumerate(text_lines, 1) if line.strip()]
 
 
 def render_text(console: Console, d: Any, ev: Any) -> None:
@@ -99,15 +96,12 @@ def run(events: Path, capital: float | None, policies: Path | None, fmt: OutForm
     ps, evs, cap = load_inputs(events, policies, capital)
     engine = Engine(ps, cap)
     console = Console(highlight=False, soft_wrap=True)
-    lines = _event_lines(events.read_text(encoding="utf-8").splitlines()
-                          if str(events) != "-" else [""] * len(evs))
     scripts = alerts = 0
-    for i, ev in enumerate(evs):
+    for line, ev in evs:
         try:
             d = engine.handle(ev)
-        except EventError as exc:
-            where = f"line {lines[i]}" if i < len(lines) else f"event {i}"
-            typer.echo(f"error: {events}: {where}: {exc}", err=True)
+        except EventError as exc:  # e.g. an account that is not in the tree
+            typer.echo(f"error: {events}: line {line}: {exc}", err=True)
             raise typer.Exit(1) from None
         if d.empty:
             continue

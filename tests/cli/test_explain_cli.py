@@ -74,3 +74,14 @@ def test_policy_graph_prints_mermaid_for_each_machine():
     assert 3 == result.stdout.count("stateDiagram-v2")
     assert "L0 --> L1: to_L1" in result.stdout
     assert "short_put --> stock: put_assigned" in result.stdout
+
+
+def test_event_the_engine_refuses_is_reported_with_its_line(tmp_path):
+    """An account not in the tree is an error naming the event's line in the file (blank lines count)."""
+    f = tmp_path / "e.jsonl"
+    f.write_text('{"type":"clock","ts":"2026-11-19T10:00:00-05:00","name":"fork_check"}\n\n'
+                 '{"type":"fill","ts":"2026-11-19T10:05:00-05:00","account":"GEN-ACC-009",'
+                 '"symbol":"TSLA","side":"BUY","quantity":100,"price":250.0}\n')
+    result = runner.invoke(app, ["explain", "--events", str(f)])
+    assert 1 == result.exit_code
+    assert "line 3: " in result.stderr and "unknown account 'GEN-ACC-009'" in result.stderr
