@@ -39,8 +39,8 @@ def one_pass(start: str, end: str, bars: str, db: str | None, trace: bool) -> di
     import tracemalloc
 
     from alluse.adapters.policy_files import default_policy_dir, load_policy_dir
-    from alluse.adapters.replay import Replay, ReplayParams
     from alluse.adapters.store import Store
+    from alluse.runtime.replay import Replay, ReplayParams
 
     ps = load_policy_dir(default_policy_dir())
     params = ReplayParams(dt.date.fromisoformat(start), dt.date.fromisoformat(end), 100_000.0, bars)

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
+from alluse.engine.ledger import money
 from alluse.engine.machines import AccountModel
 from alluse.engine.policy.models import AccountsPolicy
-
-CENT = Decimal("0.01")
-
-
-def cents(x: Decimal | float | int | str) -> Decimal:
-    return Decimal(str(x)).quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
 @dataclass(eq=False, slots=True)
@@ -42,13 +37,15 @@ def split_amounts(total: Decimal, split: dict[str, float]) -> dict[str, Decimal]
         if i == len(items) - 1:
             out[name] = total - running
         else:
-            out[name] = cents(total * Decimal(str(pct)) / 100)
+            out[name] = money(total * Decimal(str(pct)) / 100)
             running += out[name]
     return out
 
 
 class AccountTree:
     """Accounts by id, numbered per type (GEN-ACC-001, GEN-ACC-002 …), grouped in units."""
+
+    __persist__ = ("accounts", "_next", "_units")
 
     def __init__(self) -> None:
         self.accounts: dict[str, AccountInfo] = {}

@@ -1,46 +1,43 @@
 """Alert priorities, throttling per type per window, and the delivery-hours floor.
 
 Throttled alerts are not dropped: they are returned with ``suppressed=True`` and counted, so the
-store and the reports show them. CRITICAL may bypass the throttle (policy), still counted.
+store and the reports show them. CRITICAL may bypass the throttle (policy), still counted. The
+throttle is engine state (it survives a snapshot and a policy reload); the policy is an argument.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import deque
+from dataclasses import dataclass, field
 
 from alluse.engine.decisions import Alert
 from alluse.engine.policy.common import PRIORITY_RANK
 from alluse.engine.policy.models import AlertsPolicy
 
 
+@dataclass(slots=True)
 class AlertThrottle:
-    __slots__ = ("_policy", "_sent", "counts", "suppressed")
+    sent: dict[str, deque[dt.datetime]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    suppressed: dict[str, int] = field(default_factory=dict)
 
-    def __init__(self, policy: AlertsPolicy) -> None:
-        self._policy = policy
-        self._sent: dict[str, deque[dt.datetime]] = {}
-        self.counts: dict[str, int] = {}
-        self.suppressed: dict[str, int] = {}
-
-    def set_policy(self, policy: AlertsPolicy) -> None:
-        self._policy = policy
-
-    def admit(self, ts: dt.datetime, alert_type: str, priority: str, title: str, *, account: str = "",
-              body: str = "", rule: str = "", market_open: bool = True) -> Alert:
-        spec = self._policy.types[alert_type]
-        window = dt.timedelta(minutes=self._policy.delivery.throttle_window_minutes)
-        sent = self._sent.setdefault(alert_type, deque())
+    def admit(self, policy: AlertsPolicy, ts: dt.datetime, alert_type: str, priority: str,
+              title: str, *, account: str = "", body: str = "", rule: str = "",
+              market_open: bool = True) -> Alert:
+        spec = policy.types[alert_type]
+        window = dt.timedelta(minutes=policy.delivery.throttle_window_minutes)
+        sent = self.sent.setdefault(alert_type, deque())
         while sent and ts - sent[0] >= window:
             sent.popleft()
         self.counts[alert_type] = self.counts.get(alert_type, 0) + 1
-        bypass = priority == "CRITICAL" and self._policy.delivery.critical_bypasses_throttle
+        bypass = priority == "CRITICAL" and policy.delivery.critical_bypasses_throttle
         suppressed = len(sent) >= spec.throttle_per_hour and not bypass
         if suppressed:
             self.suppressed[alert_type] = self.suppressed.get(alert_type, 0) + 1
         else:
             sent.append(ts)
-        floor = PRIORITY_RANK[self._policy.delivery.outside_market_hours_min_priority]
+        floor = PRIORITY_RANK[policy.delivery.outside_market_hours_min_priority]
         held = not market_open and PRIORITY_RANK[priority] < floor
         return Alert(alert_type, priority, title, account=account, body=body,
                      suppressed=suppressed, held=held, rule=rule)

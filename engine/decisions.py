@@ -108,10 +108,12 @@ class ActionScript:
     created_at: dt.datetime
     expires_at: dt.datetime
     template: str = ""
+    underlying_price: float = 0.0  # what the decision saw: the reference price of its orders
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "title": self.title, "account": self.account,
+            "underlying_price": _num(self.underlying_price),
             "trigger": {"rule": self.trigger_rule,
                         "values": {k: _num(v) for k, v in self.trigger_values}},
             "approval": self.approval, "template": self.template,
@@ -148,11 +150,12 @@ class Decision:
     alerts: tuple[Alert, ...] = ()
     scripts: tuple[ActionScript, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    errors: tuple[RuleTrace, ...] = ()  # rules that could not be evaluated (e.g. division by zero)
 
     @property
     def empty(self) -> bool:
         return not (self.fired or self.not_fired or self.transitions or self.alerts
-                    or self.scripts or self.notes)
+                    or self.scripts or self.notes or self.errors)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -166,4 +169,5 @@ class Decision:
             "alerts": [a.to_dict() for a in self.alerts],
             "scripts": [s.to_dict() for s in self.scripts],
             "notes": list(self.notes),
+            "errors": [r.to_dict("error") for r in self.errors],
         }

@@ -2,247 +2,302 @@
 strategy's rules and the risk checks, then propose a trade (an action script) or say why not.
 
 Below a premium minimum with ``on_fail: hitl_alert`` the human in the loop gets an alert that
-says no trade was made and why, with the numbers.
+says no trade was made and why, with the numbers. A rule that cannot be evaluated (division by
+zero) is an error in the decision, never a failed clause that would claim a number is too low.
+Strike methods are a registry keyed by the YAML ``strike.method`` value.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from alluse.engine.calendar import NY
-from alluse.engine.decisions import Value
+from alluse.engine import portfolio, risk
+from alluse.engine.accounts import AccountInfo
+from alluse.engine.calendar import NY, MarketCalendar
+from alluse.engine.commands import order_id
+from alluse.engine.context import Ctx, Values
+from alluse.engine.events import OptionContract
 from alluse.engine.expressions import what_would_differ
 from alluse.engine.market import Quote, QuoteKey
-from alluse.engine.policy.models import Limit, StrategyPolicy, StrikeSelection
+from alluse.engine.policy import PolicySet
+from alluse.engine.policy.models import StrategyPolicy, StrikeSelection
 from alluse.engine.pricing import bs_greeks, implied_vol
 from alluse.engine.scripts import fill_text
-
-if TYPE_CHECKING:
-    from alluse.engine.accounts import AccountInfo
-    from alluse.engine.core import Engine
-    from alluse.engine.events import Clock
+from alluse.engine.state import EngineState, Reservation
+from alluse.engine.wheel import wheel
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Candidate = tuple[QuoteKey, Quote]
 
 
-def _vals(names: dict[str, Any], keys: tuple[str, ...]) -> tuple[tuple[str, Value], ...]:
-    out: list[tuple[str, Value]] = []
+@dataclass(frozen=True, slots=True)
+class ChainRequest:
+    """Quotes a job needs before it runs: a symbol's chain for these expiries and rights."""
+
+    symbol: str
+    expiries: tuple[dt.date, ...]
+    rights: tuple[str, ...]
+
+
+def _vals(names: dict[str, Any], keys: tuple[str, ...]) -> Values:
+    out: list[tuple[str, Any]] = []
     for k in keys:
         v = names.get(k)
         out.append((k, round(v, 4) if isinstance(v, float) else v))
     return tuple(out)
 
 
-def entry_scan(eng: Engine, ev: Clock) -> None:
-    local = ev.ts.astimezone(NY)
+def chain_requests(ps: PolicySet, state: EngineState, calendar: MarketCalendar, job: str,
+                   today: dt.date) -> list[ChainRequest]:
+    """The chains the strategies entering on ``job`` will scan (and covered calls on held stock)."""
+    wanted: dict[str, tuple[set[dt.date], set[str]]] = {}
+
+    def want(symbol: str, right: str, dmin: int, dmax: int) -> None:
+        exps, rights = wanted.setdefault(symbol, (set(), set()))
+        rights.add(right)
+        e = calendar.weekly_expiry(today)
+        while (e - today).days <= dmax:
+            if (e - today).days >= dmin:
+                exps.add(e)
+            e = calendar.weekly_expiry(e + dt.timedelta(days=1))
+
+    for st in ps.strategies.values():
+        if st.entry.job != job or not st.enabled:
+            continue
+        for symbol in st.symbols:
+            want(symbol, "P", st.dte.min, st.dte.max)
+        if st.covered_calls is not None and st.covered_calls.enabled:
+            for acc in state.tree.accounts.values():
+                if acc.type == st.account_type:
+                    for symbol in portfolio.stock_symbols(state, acc.id):
+                        want(symbol, "C", st.covered_calls.dte.min, st.covered_calls.dte.max)
+    return [ChainRequest(sym, tuple(sorted(exps)), tuple(sorted(rights)))
+            for sym, (exps, rights) in sorted(wanted.items()) if exps]
+
+
+def entry_scan(ctx: Ctx, job: str) -> None:
+    local = ctx.ts.astimezone(NY)
     today, hhmm = local.date(), local.strftime("%H:%M")
-    for name, st in eng.ps.strategies.items():
-        if st.entry.job != ev.name:
+    for name, st in ctx.ps.strategies.items():
+        if st.entry.job != job:
             continue
         rule = f"{name}.entry"
         if not st.enabled:
-            eng.miss(rule, "strategy is disabled (enabled: false)")
+            ctx.miss(rule, "strategy is disabled (enabled: false)")
             continue
         day = WEEKDAYS[local.weekday()]
         if day not in st.entry.days:
-            eng.miss(f"{rule}.day", f"{day} is not an entry day ({', '.join(st.entry.days)})")
+            ctx.miss(f"{rule}.day", f"{day} is not an entry day ({', '.join(st.entry.days)})")
             continue
         win = st.entry.window
         if not win.start <= hhmm < win.end:
-            eng.miss(f"{rule}.window", f"{hhmm} ET is outside the entry window "
+            ctx.miss(f"{rule}.window", f"{hhmm} ET is outside the entry window "
                      f"{win.start}-{win.end}")
             continue
-        if not eng.calendar.is_session(today):
-            eng.miss(f"{rule}.market_closed", f"{today} is not an NYSE trading day; "
+        if not ctx.calendar.is_session(today):
+            ctx.miss(f"{rule}.market_closed", f"{today} is not an NYSE trading day; "
                      f"on_market_closed: {st.entry.on_market_closed}")
             continue
-        close = eng.calendar.close_time(today)
+        close = ctx.calendar.close_time(today)
         if close is not None and close < dt.time(16) and st.entry.on_early_close == "skip":
-            eng.miss(f"{rule}.early_close", f"{today} closes early at {close:%H:%M}; "
+            ctx.miss(f"{rule}.early_close", f"{today} closes early at {close:%H:%M}; "
                      "on_early_close: skip")
             continue
-        for acc in sorted((a for a in eng.tree.accounts.values()
+        for acc in sorted((a for a in ctx.state.tree.accounts.values()
                            if a.type == st.account_type), key=lambda a: a.id):
             if acc.state not in ("active", "forked"):
-                eng.miss(f"{rule}.account_state", f"{acc.id} is {acc.state}: no new entries")
+                ctx.miss(f"{rule}.account_state", f"{acc.id} is {acc.state}: no new entries")
                 continue
             for symbol in st.symbols:
-                _scan(eng, name, st, acc, symbol, today, right="P")
+                _scan(ctx, name, st, acc, symbol, right="P")
             if st.covered_calls is not None and st.covered_calls.enabled:
-                for symbol in sorted(eng.stock_symbols(acc.id)):
-                    _scan(eng, name, st, acc, symbol, today, right="C")
+                for symbol in sorted(portfolio.stock_symbols(ctx.state, acc.id)):
+                    _scan(ctx, name, st, acc, symbol, right="C")
 
 
-def _delta(eng: Engine, q: Quote, right: str, price: float, strike: float, t: float) -> float | None:
+def _delta(ctx: Ctx, q: Quote, right: str, price: float, strike: float, t: float) -> float | None:
     if q.delta is not None:
         return q.delta
     iv = q.iv
     if iv is None and q.mid > 0:
-        iv = implied_vol(q.mid, right, price, strike, max(t, 1e-4), eng.risk_free_rate)  # type: ignore[arg-type]
+        iv = implied_vol(q.mid, right, price, strike, max(t, 1e-4), ctx.risk_free_rate)  # type: ignore[arg-type]
     if iv is None:
         return None
-    return bs_greeks(right, price, strike, max(t, 1e-4), eng.risk_free_rate, iv).delta  # type: ignore[arg-type]
+    return bs_greeks(right, price, strike, max(t, 1e-4), ctx.risk_free_rate, iv).delta  # type: ignore[arg-type]
 
 
-def _pick(eng: Engine, sel: StrikeSelection, cands: list[tuple[QuoteKey, Quote]], right: str,
-          price: float, atr: float, t: float) -> tuple[tuple[QuoteKey, Quote], str, float | None]:
-    if sel.method == "atm":
-        best = min(cands, key=lambda kq: (abs(kq[0][1] - price), kq[0][1]))
-        return best, f"ATM: strike nearest {price:.2f}", None
-    if sel.method == "atr_offset":
-        target = price - sel.atr_multiple * atr if right == "P" else price + sel.atr_multiple * atr
-        if right == "P":
-            below = [kq for kq in cands if kq[0][1] <= target]
-            best = max(below, key=lambda kq: kq[0][1]) if below else min(cands, key=lambda kq: kq[0][1])
-        else:
-            above = [kq for kq in cands if kq[0][1] >= target]
-            best = min(above, key=lambda kq: kq[0][1]) if above else max(cands, key=lambda kq: kq[0][1])
-        how = (f"price {price:.2f} {'−' if right == 'P' else '+'} {sel.atr_multiple:g}×ATR "
-               f"{atr:.2f} = {target:.2f} → listed strike {best[0][1]:g}")
-        return best, how, None
+Picked = tuple[Candidate, str, float | None]
+
+
+def _atm(ctx: Ctx, sel: StrikeSelection, cands: list[Candidate], right: str, price: float,
+         atr: float, t: float) -> Picked:
+    best = min(cands, key=lambda kq: (abs(kq[0][1] - price), kq[0][1]))
+    return best, f"ATM: strike nearest {price:.2f}", None
+
+
+def _atr_offset(ctx: Ctx, sel: StrikeSelection, cands: list[Candidate], right: str,
+                price: float, atr: float, t: float) -> Picked:
+    target = price - sel.atr_multiple * atr if right == "P" else price + sel.atr_multiple * atr
+    if right == "P":
+        below = [kq for kq in cands if kq[0][1] <= target]
+        best = max(below, key=lambda kq: kq[0][1]) if below else min(cands, key=lambda kq: kq[0][1])
+    else:
+        above = [kq for kq in cands if kq[0][1] >= target]
+        best = min(above, key=lambda kq: kq[0][1]) if above else max(cands, key=lambda kq: kq[0][1])
+    how = (f"price {price:.2f} {'−' if right == 'P' else '+'} {sel.atr_multiple:g}×ATR "
+           f"{atr:.2f} = {target:.2f} → listed strike {best[0][1]:g}")
+    return best, how, None
+
+
+def _delta_band(ctx: Ctx, sel: StrikeSelection, cands: list[Candidate], right: str,
+                price: float, atr: float, t: float) -> Picked:
     mid = (sel.delta_min + sel.delta_max) / 2
     scored = []
     for kq in cands:
-        d = _delta(eng, kq[1], right, price, kq[0][1], t)
+        d = _delta(ctx, kq[1], right, price, kq[0][1], t)
         if d is not None:
             scored.append((abs(abs(d) - mid), kq[0][1], kq, d))
     if not scored:
-        best = min(cands, key=lambda kq: (abs(kq[0][1] - price), kq[0][1]))
-        return best, "no delta available: nearest strike to the price", None
+        return _atm(ctx, sel, cands, right, price, atr, t)[0], \
+            "no delta available: nearest strike to the price", None
     _, _, best, d = min(scored, key=lambda s: (s[0], s[1]))
     return best, (f"|delta| {abs(d):.3f} nearest the {sel.delta_min:g}-{sel.delta_max:g} band "
                   f"→ strike {best[0][1]:g}"), d
 
 
-def _per_contract(limit: Limit, atr: float, strike: float, premium: float) -> float:
-    if limit.measure == "atr_risk":
-        return 100.0 * atr * limit.atr_multiple
-    if limit.measure == "collateral":
-        return 100.0 * strike
-    return 100.0 * premium
+STRIKE_METHODS: dict[str, Callable[[Ctx, StrikeSelection, list[Candidate], str, float, float,
+                                    float], Picked]] = {
+    "atm": _atm, "atr_offset": _atr_offset, "delta_band": _delta_band}
 
 
-def _size(eng: Engine, acc: AccountInfo, symbol: str, right: str, strike: float, premium: float,
-          atr: float, today: dt.date) -> tuple[int, str, str, tuple[tuple[str, Value], ...]]:
-    """Contracts allowed by every limit; returns (qty, binding rule, explanation, values)."""
-    risk = eng.ps.risk
-    equity = float(eng.equity(acc.id))
-    pos_unit = _per_contract(risk.position_limit, atr, strike, premium)
-    day_unit = _per_contract(risk.daily_limit, atr, strike, premium)
-    pos_cap = equity * risk.position_limit.max_pct_of_account / 100
-    used = eng.daily_risk.get((acc.id, today), 0.0)
-    day_cap = equity * risk.daily_limit.max_pct_of_account / 100 - used
-    caps: list[tuple[int, str, str]] = [
-        (math.floor(pos_cap / pos_unit) if pos_unit > 0 else 0, "risk.position_limit",
-         f"one contract risks {pos_unit:,.0f} ({risk.position_limit.measure}); limit "
-         f"{risk.position_limit.max_pct_of_account:g}% of equity {equity:,.0f} = {pos_cap:,.0f}"),
-        (math.floor(day_cap / day_unit) if day_unit > 0 else 0, "risk.daily_limit",
-         f"one contract uses {day_unit:,.0f} of today's {risk.daily_limit.max_pct_of_account:g}% "
-         f"budget; {max(day_cap, 0):,.0f} of {equity * risk.daily_limit.max_pct_of_account / 100:,.0f} "
-         "left"),
-    ]
-    if right == "P" and risk.collateral.cash_secured:
-        free = float(eng.free_cash(acc.id)) * risk.collateral.max_pct_of_cash / 100
-        caps.append((math.floor(free / (100 * strike)), "risk.collateral",
-                     f"cash-secured: {100 * strike:,.0f} per contract, {free:,.0f} free cash"))
-    level = eng.max_level(acc.id)
-    lv = eng.ps.protocols.levels[level]
-    qty, binding, why = min(caps, key=lambda c: c[0])
-    if lv.new_risk == "blocked":
-        qty, binding, why = 0, "risk.protocol_new_risk", (
-            f"{acc.id} has a position at L{level} ({lv.name}): new risk blocked")
-    elif lv.new_risk == "reduced":
-        reduced = math.floor(qty * lv.size_factor)
-        if reduced < qty:
-            qty, binding, why = reduced, "risk.protocol_new_risk", (
-                f"{acc.id} has a position at L{level} ({lv.name}): size × {lv.size_factor:g}")
-    values: tuple[tuple[str, Value], ...] = (
-        *((rule.split(".")[-1] + "_max", c) for c, rule, _ in caps),
-        ("equity", round(equity, 2)), ("protocol_level", level))
-    return qty, binding, why, values
-
-
-def _scan(eng: Engine, name: str, st: StrategyPolicy, acc: AccountInfo, symbol: str,
-          today: dt.date, *, right: str) -> None:
+def _scan(ctx: Ctx, name: str, st: StrategyPolicy, acc: AccountInfo, symbol: str, *,
+          right: str) -> None:
+    state = ctx.state
     base = f"{name}.entry" if right == "P" else f"{name}.covered_call"
     file = f"strategies/{name}.yaml"
-    if symbol in eng.ps.risk.blacklist:
-        eng.miss("risk.blacklist", f"{symbol} is blacklisted in risk.yaml")
+    if symbol in ctx.ps.risk.blacklist:
+        ctx.miss("risk.blacklist", f"{symbol} is blacklisted in risk.yaml")
         return
-    mk = eng.market.get(symbol)
+    mk = state.market.get(symbol)
     if mk is None or mk.price is None:
-        eng.miss(f"{base}.data", f"{acc.id} {symbol}: no underlying price yet")
+        ctx.miss(f"{base}.data", f"{acc.id} {symbol}: no underlying price yet")
         return
     atr = mk.atr.value
     if atr is None:
-        eng.miss(f"{base}.data", f"{acc.id} {symbol}: ATR({mk.atr.period}) needs "
+        ctx.miss(f"{base}.data", f"{acc.id} {symbol}: ATR({mk.atr.period}) needs "
                  f"{mk.atr.period} daily bars first")
         return
     price = mk.price
-    wheel = eng.wheel(acc.id, symbol).state
-    if right == "P" and wheel in ("stock", "covered_call"):
-        eng.miss(f"{base}.wheel", f"{acc.id} {symbol}: the wheel holds stock ({wheel}); "
+    wstate = wheel(ctx, acc.id, symbol).state
+    if right == "P" and wstate in ("stock", "covered_call"):
+        ctx.miss(f"{base}.wheel", f"{acc.id} {symbol}: the wheel holds stock ({wstate}); "
                  "covered calls, not puts")
         return
-    if right == "C" and wheel != "stock":
+    if right == "C" and wstate != "stock":
         return
-    open_n = sum(1 for p in eng.shorts.values()
+    open_n = sum(1 for p in state.shorts.values()
                  if p.account == acc.id and p.symbol == symbol and p.right == right)
     if open_n >= st.max_open_per_symbol:
-        eng.miss(f"{base}.max_open", f"{acc.id} {symbol}: {open_n} open {right} position(s), "
+        ctx.miss(f"{base}.max_open", f"{acc.id} {symbol}: {open_n} open {right} position(s), "
                  f"max_open_per_symbol {st.max_open_per_symbol}")
         return
-    dte_rng = st.dte if right == "P" or st.covered_calls is None else st.covered_calls.dte
+    today = ctx.today
+    cc = st.covered_calls if right == "C" else None
+    dte_rng = cc.dte if cc is not None else st.dte
     quotes = [(k, q) for k, q in mk.quotes.items()
               if k[2] == right and dte_rng.min <= (k[0] - today).days <= dte_rng.max and q.ask > 0]
     if not quotes:
-        eng.miss(f"{base}.data", f"{acc.id} {symbol}: no {right} quotes with DTE "
+        ctx.miss(f"{base}.data", f"{acc.id} {symbol}: no {right} quotes with DTE "
                  f"{dte_rng.min}-{dte_rng.max}")
         return
     expiry = (min if dte_rng.prefer == "nearest" else max)(k[0] for k, _ in quotes)
     cands = sorted(((k, q) for k, q in quotes if k[0] == expiry), key=lambda kq: kq[0][1])
     dte = (expiry - today).days
     t_years = max(dte, 0.25) / 365.0
-    sel = st.strike if right == "P" or st.covered_calls is None else st.covered_calls.strike
-    if right == "C" and st.covered_calls is not None and \
-            st.covered_calls.min_strike_vs_basis == "at_or_above_basis":
-        basis = eng.basis_per_share(acc.id, symbol)
+    sel = cc.strike if cc is not None else st.strike
+    if cc is not None and cc.min_strike_vs_basis == "at_or_above_basis":
+        basis = portfolio.basis_per_share(state, acc.id, symbol)
         cands = [kq for kq in cands if kq[0][1] >= basis] or cands[-1:]
-    (key, q), how, delta = _pick(eng, sel, cands, right, price, atr, t_years)
+    (key, q), how, delta = STRIKE_METHODS[sel.method](ctx, sel, cands, right, price, atr, t_years)
     strike = key[1]
     premium = q.mid if st.premium.price == "mid" else q.bid
     if delta is None:
-        delta = _delta(eng, q, right, price, strike, t_years)
+        delta = _delta(ctx, q, right, price, strike, t_years)
     names: dict[str, Any] = {
         "symbol": symbol, "right": right, "price": price, "atr": atr, "strike": strike,
         "premium": premium, "premium_pct": premium / strike * 100.0,
-        "min_premium_pct": st.premium.min_pct if right == "P" or st.covered_calls is None
-        else st.covered_calls.min_premium_pct,
+        "min_premium_pct": cc.min_premium_pct if cc is not None else st.premium.min_pct,
         "target_weekly_pct": st.premium.target_weekly_pct,
         "dte": dte, "delta": delta if delta is not None else 0.0, "iv": q.iv or 0.0,
         "rsi": mk.rsi.value or 50.0,
         "macd_hist": mk.macd.value.histogram if mk.macd.value is not None else 0.0,
-        "account_equity": float(eng.equity(acc.id)), "account_cash": float(eng.ledger.cash(acc.id)),
+        "account_equity": float(portfolio.equity(state, acc.id)),
+        "account_cash": float(state.ledger.cash(acc.id)),
         "open_positions": open_n, "bid": q.bid, "ask": q.ask, "expiry": expiry.isoformat(),
         "account": acc.id,
     }
-    dedupe = (name + right, acc.id, f"{symbol}:{expiry.isoformat()}")
-    if dedupe in eng.proposed:
-        eng.miss(f"{base}.once", f"{acc.id} {symbol}: already proposed for the {expiry} expiry")
+    dedupe = (name + right, acc.id, symbol, expiry)
+    if dedupe in state.proposed:
+        ctx.miss(f"{base}.once", f"{acc.id} {symbol}: already proposed for the {expiry} expiry")
         return
-    eng.fire(f"{base}.strike", f"{acc.id} {symbol} {expiry} (DTE {dte}): {how}")
+    ctx.fire(f"{base}.strike", f"{acc.id} {symbol} {expiry} (DTE {dte}): {how}")
+    if not _rules_pass(ctx, name, st, acc, symbol, right, names, file):
+        return
+    svalues: Values
+    if right == "C":
+        held = portfolio.shares(state, acc.id, symbol)
+        qty = held // 100 - open_n
+        binding, why = "wheel.covered", "covered by shares held"
+        svalues = (("shares", held),)
+    else:
+        qty, binding, why, svalues = risk.size(ctx, acc, right, strike, premium, atr)
+    if qty < 1:
+        ctx.miss(binding, f"{acc.id} {symbol}: 0 contracts allowed — {why}", "", svalues)
+        return
+    names["quantity"] = qty
+    trigger = _vals(names, ("symbol", "price", "atr", "strike", "premium", "premium_pct",
+                            "min_premium_pct", "dte", "quantity"))
+    script = ctx.render(file, ("script",), st.script, names, account=acc.id, rule=base,
+                        trigger_values=trigger, underlying_price=price)
+    ctx.out.scripts.append(script)
+    state.proposed.add(dedupe)
+    if right == "P":
+        contract = OptionContract(symbol, expiry, strike, "P")
+        ids = tuple(order_id(script.id, i) for i, s in enumerate(script.steps, 1)
+                    if s.kind == "order")
+        state.pending[(acc.id, contract)] = Reservation(100.0 * strike * qty, script.expires_at,
+                                                        ids)
+        unit = risk.per_contract(ctx.ps.risk.daily_limit, atr, strike, premium)
+        state.daily_risk[(acc.id, today)] = state.daily_risk.get((acc.id, today), 0.0) + unit * qty
+    ctx.fire(base, f"{acc.id}: propose SELL_TO_OPEN {qty} {symbol} {expiry} {strike:g}{right} at "
+             f"~{premium:.2f} ({names['premium_pct']:.2f}% ≥ {names['min_premium_pct']:g}%); size "
+             f"{qty} ({why}); approval {script.approval}", "", trigger + svalues)
+    ctx.alert("TRADE_OPPORTUNITY", None, script.title, account=acc.id, body=script.render_text(),
+              rule=base)
+
+
+def _rules_pass(ctx: Ctx, name: str, st: StrategyPolicy, acc: AccountInfo, symbol: str,
+                right: str, names: dict[str, Any], file: str) -> bool:
     for i, rule in enumerate(st.rules):
         if right not in rule.rights:
             continue
-        expr = eng.ps.expr(file, "rules", i, "if")
-        res = eng.evaluator.test(expr, names)
+        expr = ctx.ps.expr(file, "rules", i, "if")
+        res = ctx.evaluator.test(expr, names)
         values = tuple((k, round(v, 4) if isinstance(v, float) else v)
                        for k, v in res.values.items())
         rid = f"{name}.{rule.id}"
+        if res.error is not None:
+            ctx.error(rid, f"{acc.id} {symbol}: the rule could not be evaluated: {res.error}; "
+                      "no trade was proposed", rule.if_, values)
+            ctx.alert("TECHNICAL_ALERT", "HIGH", f"Rule {rid} failed to evaluate for {symbol} "
+                      f"({acc.id}): no trade was proposed", account=acc.id,
+                      body=f"{rule.if_}: {res.error}", rule=rid)
+            return False
         if res.result:
-            eng.fire(rid, f"{acc.id} {symbol}: " + "; ".join(c.failing for c in res.clauses),
+            ctx.fire(rid, f"{acc.id} {symbol}: " + "; ".join(c.failing for c in res.clauses),
                      rule.if_, values)
             continue
         failed = res.failed
@@ -250,37 +305,11 @@ def _scan(eng: Engine, name: str, st: StrategyPolicy, acc: AccountInfo, symbol: 
         needed = what_would_differ(failed.text, names) if failed else ""
         if needed:
             reason += f" (would fire with {needed})"
-        eng.miss(rid, reason, rule.if_, values)
+        ctx.miss(rid, reason, rule.if_, values)
         if rule.on_fail == "hitl_alert" and rule.alert is not None:
             text = fill_text(rule.message, names) if rule.message else reason
-            eng.alert(rule.alert.type, rule.alert.priority, f"{text} — no trade was made",
+            ctx.alert(rule.alert.type, rule.alert.priority, f"{text} — no trade was made",
                       account=acc.id, body=f"Rule {rid} ({rule.if_}) failed: {reason}. "
                       "A human decides whether to trade.", rule=rid)
-        return
-    svalues: tuple[tuple[str, Value], ...]
-    if right == "C":
-        qty = eng.shares(acc.id, symbol) // 100 - open_n
-        binding, why = "wheel.covered", "covered by shares held"
-        svalues = (("shares", eng.shares(acc.id, symbol)),)
-    else:
-        qty, binding, why, svalues = _size(eng, acc, symbol, right, strike, premium, atr, today)
-    if qty < 1:
-        eng.miss(binding, f"{acc.id} {symbol}: 0 contracts allowed — {why}", "", svalues)
-        return
-    names["quantity"] = qty
-    trigger = _vals(names, ("symbol", "price", "atr", "strike", "premium", "premium_pct",
-                            "min_premium_pct", "dte", "quantity"))
-    script = eng.render(file, ("script",), st.script, names, account=acc.id, rule=base,
-                        trigger_values=trigger)
-    eng.b.scripts.append(script)
-    eng.proposed.add(dedupe)
-    if right == "P":
-        contract = f"{acc.id}:{symbol}:{expiry.isoformat()}:{strike:g}{right}"
-        eng.pending[(acc.id, contract)] = (100.0 * strike * qty, script.expires_at)
-        unit = _per_contract(eng.ps.risk.daily_limit, atr, strike, premium)
-        eng.daily_risk[(acc.id, today)] = eng.daily_risk.get((acc.id, today), 0.0) + unit * qty
-    eng.fire(base, f"{acc.id}: propose SELL_TO_OPEN {qty} {symbol} {expiry} {strike:g}{right} at "
-             f"~{premium:.2f} ({names['premium_pct']:.2f}% ≥ {names['min_premium_pct']:g}%); size "
-             f"{qty} ({why}); approval {script.approval}", "", trigger + svalues)
-    eng.alert("TRADE_OPPORTUNITY", None, script.title, account=acc.id, body=script.render_text(),
-              rule=base)
+        return False
+    return True

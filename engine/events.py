@@ -8,7 +8,8 @@
      "quantity":1,"price":4.0,"commission":0.65}     (no expiry/strike/right: a stock trade)
     {"type":"assignment"|"expiration","ts":…,"account":…,"symbol":…,"expiry":…,"strike":…,
      "right":"P","quantity":1}
-    {"type":"clock","ts":…,"name":"entry_scan"}
+    {"type":"clock","ts":…,"name":"entry_scan"}                      (a scheduled job is due)
+    {"type":"order_rejected"|"order_cancelled","ts":…,"account":…,"order_id":…,"reason":…}
 
 ``ts`` is ISO 8601 with a UTC offset (naive timestamps are refused: the engine reads no clock and
 no local time zone). Validation is plain Python, not pydantic: this runs once per tick.
@@ -106,6 +107,7 @@ class Fill:
     quantity: int
     price: float
     commission: float = 0.0
+    order_id: str = ""  # the command this execution belongs to ("" for fills from elsewhere)
 
     @property
     def contract(self) -> OptionContract | None:
@@ -146,15 +148,40 @@ class Expiration(_Settlement):
 
 
 @dataclass(frozen=True, slots=True)
-class Clock:
-    """A scheduled job fired (its name is the schedule.yaml job id)."""
+class JobDue:
+    """A scheduled job is due (its name is the schedule.yaml job id). JSON type "clock"."""
 
     TYPE: ClassVar[str] = "clock"
     ts: datetime
     name: str
 
 
-Event = Bar | Price | OptionQuote | Fill | Assignment | Expiration | Clock
+@dataclass(frozen=True, slots=True)
+class _OrderEnded:
+    ts: datetime
+    account: str
+    order_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRejected(_OrderEnded):
+    """The broker refused an order command (nothing was executed)."""
+
+    TYPE: ClassVar[str] = "order_rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCancelled(_OrderEnded):
+    """A working order ended unfilled (cancelled, or expired at the end of its day)."""
+
+    TYPE: ClassVar[str] = "order_cancelled"
+
+
+Event = (Bar | Price | OptionQuote | Fill | Assignment | Expiration | JobDue | OrderRejected
+         | OrderCancelled)
+BrokerEvent = Fill | Assignment | Expiration | OrderRejected | OrderCancelled
+MARKET_EVENTS = (Bar, Price, OptionQuote)
 
 
 class _Invalid(Exception):
@@ -282,12 +309,16 @@ _SPECS: dict[str, tuple[type, tuple[tuple[str, _Check, bool], ...]]] = {
     "fill": (Fill, (("account", _name, True), ("symbol", _symbol, True), ("expiry", _date, False),
                     ("strike", _strike, False), ("right", _right, False), ("side", _side, True),
                     ("quantity", _positive_int, True), ("price", _price, True),
-                    ("commission", _price, False))),
+                    ("commission", _price, False), ("order_id", _name, False))),
     "assignment": (Assignment, (("account", _name, True), *_OPTION_KEY,
                                 ("quantity", _positive_int, True))),
     "expiration": (Expiration, (("account", _name, True), *_OPTION_KEY,
                                 ("quantity", _positive_int, True))),
-    "clock": (Clock, (("name", _name, True),)),
+    "clock": (JobDue, (("name", _name, True),)),
+    "order_rejected": (OrderRejected, (("account", _name, True), ("order_id", _name, True),
+                                       ("reason", _name, True))),
+    "order_cancelled": (OrderCancelled, (("account", _name, True), ("order_id", _name, True),
+                                         ("reason", _name, True))),
 }
 _VALID_TYPES = ", ".join(sorted(_SPECS))
 _ALLOWED = {t: frozenset(("type", "ts", *(f[0] for f in fields))) for t, (_, fields) in _SPECS.items()}
@@ -340,6 +371,8 @@ def parse_event(obj: Mapping[str, object], *, line: int | None = None) -> Event:
                              "(a stock fill has none of them)", line=line, field=missing)
         if args[9] is None:
             args[9] = 0.0
+        if args[10] is None:
+            args[10] = ""
     elif cls is Bar and args[3] < args[4]:
         raise EventError(f"high {args[3]!r} is below low {args[4]!r}", line=line, field="high")
     ev: Event = cls(*args)
@@ -372,7 +405,8 @@ def event_to_dict(ev: Event) -> dict[str, object]:
     out: dict[str, object] = {"type": ev.TYPE, "ts": ev.ts.isoformat()}
     for name, _, required in _SPECS[ev.TYPE][1]:
         value = getattr(ev, name)
-        if not required and (value is None or (name == "commission" and value == 0)):
+        if not required and (value is None or (name == "commission" and value == 0)
+                             or (name == "order_id" and value == "")):
             continue
         out[name] = value.isoformat() if isinstance(value, date) else value
     return out

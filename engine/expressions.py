@@ -91,6 +91,7 @@ class ClauseResult:
     result: bool
     values: tuple[tuple[str, Any], ...]
     failing: str  # readable clause with values, e.g. "premium_pct 1.21 < min_premium_pct 1.5"
+    error: str | None = None  # the clause could not be evaluated (it is neither true nor false)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,10 @@ class EvalResult:
     @property
     def failed(self) -> ClauseResult | None:
         return next((c for c in self.clauses if not c.result), None)
+
+    @property
+    def error(self) -> str | None:
+        return next((c.error for c in self.clauses if c.error is not None), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +327,8 @@ class Evaluator:
                 res = bool(self._eval(clause))
             except ExpressionRuntimeError as exc:  # a clause that cannot be evaluated is false
                 ok = False
-                results.append(ClauseResult(clause.text, False, values, f"error in {exc}"))
+                results.append(ClauseResult(clause.text, False, values, f"error in {exc}",
+                                            str(exc)))
                 continue
             ok = ok and res
             results.append(ClauseResult(clause.text, res, values, _describe(clause, names, res)))

@@ -137,6 +137,9 @@ def _allocate(total: Decimal, weights: list[int]) -> list[Decimal]:
 class Ledger:
     """Cash, lots and realized results of a tree of accounts; see the module docstring."""
 
+    __persist__ = ("multiplier", "wash_sales_across_accounts", "_cash", "_lots", "_realized",
+                   "_losses", "_transfers", "_last_ts", "_purchases")
+
     def __init__(self, accounts: Mapping[str, Decimal], multiplier: int = 100, *,
                  wash_sales_across_accounts: bool = True) -> None:
         self.multiplier = multiplier

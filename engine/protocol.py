@@ -12,6 +12,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 
+from alluse.engine.events import OptionContract
 from alluse.engine.machines import ProtocolModel
 
 INF = math.inf
@@ -38,7 +39,16 @@ class ShortOption:
 
     @property
     def key(self) -> str:
+        """The position as text (transition subjects, messages): ACCOUNT:SYMBOL:EXPIRY:STRIKE R."""
         return f"{self.account}:{self.symbol}:{self.expiry.isoformat()}:{self.strike:g}{self.right}"
+
+    @property
+    def contract(self) -> OptionContract:
+        return OptionContract(self.symbol, self.expiry, self.strike, self.right)  # type: ignore[arg-type]
+
+    @property
+    def position_key(self) -> tuple[str, OptionContract]:
+        return (self.account, self.contract)
 
     @property
     def level(self) -> int:

@@ -78,6 +78,7 @@ def render_script(
     event_index: int,
     expiry_for: Callable[[str], str],
     approval: str | None = None,
+    underlying_price: float = 0.0,
 ) -> ActionScript:
     """Render ``template`` (found at ``file``/``path`` in the policy set) with ``names``."""
     steps: list[ScriptStep] = []
@@ -101,4 +102,4 @@ def render_script(
         id=sid, title=fill_text(template.title, names), account=account, trigger_rule=rule,
         trigger_values=trigger_values, steps=tuple(steps),
         approval=approval or template.approval, created_at=ts, expires_at=expires,
-        template=template.id)
+        template=template.id, underlying_price=underlying_price)

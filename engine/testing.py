@@ -21,10 +21,10 @@ from alluse.engine.decisions import Decision
 from alluse.engine.events import (
     Assignment,
     Bar,
-    Clock,
     Event,
     Expiration,
     Fill,
+    JobDue,
     OptionQuote,
     Price,
 )
@@ -69,8 +69,8 @@ class EventBuilder:
         return OptionQuote(self.at(hhmm), symbol, dt.date.fromisoformat(expiry), float(strike),
                            "C", bid, ask, delta, iv)
 
-    def clock(self, name: str, hhmm: str) -> Clock:
-        return Clock(self.at(hhmm), name)
+    def clock(self, name: str, hhmm: str) -> JobDue:
+        return JobDue(self.at(hhmm), name)
 
     def sell_put(self, account: str, symbol: str, expiry: str, strike: float, price: float,
                  hhmm: str, quantity: int = 1) -> Fill:

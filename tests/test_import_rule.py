@@ -6,7 +6,8 @@ import ast
 from pathlib import Path
 
 ENGINE = Path(__file__).resolve().parents[1] / "engine"
-FORBIDDEN_PREFIXES = ("alluse.adapters", "alluse.cli", "alluse.app", "alluse.node", "alluse.settings")
+FORBIDDEN_PREFIXES = ("alluse.adapters", "alluse.cli", "alluse.app", "alluse.node", "alluse.settings",
+                      "alluse.runtime")
 FORBIDDEN_MODULES = {"sqlalchemy", "ib_async", "watchfiles", "apscheduler", "smtplib", "socket", "requests"}
 
 

@@ -77,6 +77,8 @@ def render_text(console: Console, d: Any, ev: Any) -> None:
         console.print(f"  [green]✔ {escape(r.rule)}[/] {escape(r.explanation)}")
     for r in d.not_fired:
         console.print(f"  [yellow]✘ {escape(r.rule)}[/] {escape(r.explanation)}")
+    for r in d.errors:
+        console.print(f"  [bold red]⚠ {escape(r.rule)}[/] {escape(r.explanation)}")
     for t in d.transitions:
         console.print(f"  [magenta]→ {t.machine}[/] {escape(t.subject)}: {t.source} → {t.dest} "
                       f"[dim]({escape(t.rule)})[/]")

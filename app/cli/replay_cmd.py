@@ -139,8 +139,8 @@ def register(app: typer.Typer) -> None:
         import time
 
         from alluse.adapters.policy_files import default_policy_dir, load_policy_dir
-        from alluse.adapters.replay import Replay, ReplayParams
         from alluse.cli.policy_cmd import print_issues
+        from alluse.runtime.replay import Replay, ReplayParams
         from alluse.settings import load_settings
 
         settings = load_settings()

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alluse.adapters.policy_files import default_policy_dir, load_policy_dir
+from alluse.engine import portfolio
 from alluse.engine.core import Engine
 from alluse.engine.errors import EventError
 from alluse.engine.events import Fill
@@ -48,16 +49,17 @@ def test_thursday_quote_clearing_gen_minimum_gives_sell_to_open_put_script(ps):
 
 
 def test_thursday_quote_below_minimum_gives_hitl_alert_and_no_order(ps):
-    """Premium 1.21% < 1.5%: a TRADE_OPPORTUNITY alert says no trade was made, with the numbers."""
+    """Bid 2.90 on the 245 strike = 1.18% < 1.5% (the floor reads the bid, what a sell gets): a
+    TRADE_OPPORTUNITY alert says no trade was made, with the numbers."""
     [d] = capture_decisions(ps, thursday(2.9, 3.03))
     assert () == d.scripts
     [alert] = [a for a in d.alerts if a.type == "TRADE_OPPORTUNITY"]
     assert "HIGH" == alert.priority
-    assert "1.21%" in alert.title and "1.50%" in alert.title and "no trade was made" in alert.title
+    assert "1.18%" in alert.title and "1.50%" in alert.title and "no trade was made" in alert.title
     [miss] = [r for r in d.not_fired if r.rule == "gen_acc.premium_floor"]
-    assert ("GEN-ACC-001 TSLA: premium_pct 1.21 < min_premium_pct 1.5 (would fire with "
-            "premium_pct >= 1.5, 0.2898 more)") == miss.explanation
-    assert {"premium_pct": pytest.approx(1.2102, abs=1e-4), "min_premium_pct": 1.5} == dict(
+    assert ("GEN-ACC-001 TSLA: premium_pct 1.184 < min_premium_pct 1.5 (would fire with "
+            "premium_pct >= 1.5, 0.3163 more)") == miss.explanation
+    assert {"premium_pct": pytest.approx(1.1837, abs=1e-4), "min_premium_pct": 1.5} == dict(
         miss.values)
 
 
@@ -112,7 +114,7 @@ def test_protocol_breach_alerts_beyond_five_an_hour_are_suppressed_and_counted(p
     decisions = [engine.handle(e) for e in events]
     alerts = [a for a in decisions[-1].alerts if a.type == "PROTOCOL_BREACH"]
     assert [False] * 5 + [True] == [a.suppressed for a in alerts]
-    assert 1 == engine.throttle.suppressed["PROTOCOL_BREACH"]
+    assert 1 == engine.state.throttle.suppressed["PROTOCOL_BREACH"]
 
 
 def test_thanksgiving_thursday_makes_no_entry_and_says_the_market_is_closed(ps):
@@ -152,14 +154,14 @@ def test_fork_when_gen_gain_reaches_50k_post_tax_creates_gen_and_com(ps):
         engine.handle(e)
     ev = EventBuilder("2026-02-02")
     d = engine.handle(ev.clock("fork_check", "11:05"))
-    assert {"GEN-ACC-002", "COM-ACC-002"} <= set(engine.tree.accounts)
-    assert "GEN-ACC-001" == engine.tree.accounts["GEN-ACC-002"].parent
-    assert Decimal("400000.00") == engine.ledger.cash("GEN-ACC-001")
-    assert Decimal("29600.00") == engine.taxes_withheld  # 37% of 80,000
-    assert Decimal("25200.00") == engine.ledger.cash("GEN-ACC-002")
+    assert {"GEN-ACC-002", "COM-ACC-002"} <= set(engine.state.tree.accounts)
+    assert "GEN-ACC-001" == engine.state.tree.accounts["GEN-ACC-002"].parent
+    assert Decimal("400000.00") == engine.state.ledger.cash("GEN-ACC-001")
+    assert Decimal("29600.00") == engine.state.taxes_withheld  # 37% of 80,000
+    assert Decimal("25200.00") == engine.state.ledger.cash("GEN-ACC-002")
     assert any(t.machine == "account" and t.dest == "fork_pending" for t in d.transitions)
-    total = sum(engine.equity(a) for a in engine.tree.accounts)
-    assert Decimal("1000000.00") + Decimal("80000.00") - engine.taxes_withheld == total
+    total = sum(portfolio.equity(engine.state, a) for a in engine.state.tree.accounts)
+    assert Decimal("1000000.00") + Decimal("80000.00") - engine.state.taxes_withheld == total
 
 
 @settings(max_examples=60, deadline=None)
@@ -176,7 +178,7 @@ def test_protocol_level_is_monotonic_in_the_adverse_atr_multiple(moves):
                   ev.sell_put("GEN-ACC-001", "TSLA", "2026-11-20", 245, 4.0, "10:05"),
                   ev.price("TSLA", 250.0 - m * 10.0, "10:10")]:
             engine.handle(e)
-        levels.append(max((p.level for p in engine.shorts.values()), default=0))
+        levels.append(max((p.level for p in engine.state.shorts.values()), default=0))
     assert levels == sorted(levels)
 
 
@@ -192,9 +194,9 @@ def test_fork_conserves_total_capital_to_the_cent(gain, capital):
     ev = EventBuilder("2026-01-09")
     engine.handle(ev.expire("GEN-ACC-001", "NVDA", "2026-01-09", 10.0))
     engine.handle(EventBuilder("2026-01-12").clock("fork_check", "11:05"))
-    assert 1 == len(engine.forks)  # the property is about a fork that really happened
-    total = sum(engine.equity(a) for a in engine.tree.accounts)
-    assert Decimal(capital) + Decimal(gain).quantize(Decimal("0.01")) - engine.taxes_withheld == total
+    assert 1 == len(engine.state.forks)  # the property is about a fork that really happened
+    total = sum(portfolio.equity(engine.state, a) for a in engine.state.tree.accounts)
+    assert Decimal(capital) + Decimal(gain).quantize(Decimal("0.01")) - engine.state.taxes_withheld == total
 
 
 def test_daily_drawdown_beyond_the_limit_pauses_the_account(ps):
@@ -207,7 +209,7 @@ def test_daily_drawdown_beyond_the_limit_pauses_the_account(ps):
         engine.handle(e)
     engine.handle(ev.price("TSLA", 228.0, "10:20"))  # the put's intrinsic value: 22 × 100
     d = engine.handle(ev.clock("protocol_check", "10:30"))
-    assert "suspended" == engine.tree.accounts["GEN-ACC-001"].state
+    assert "suspended" == engine.state.tree.accounts["GEN-ACC-001"].state
     [fired] = [r for r in d.fired if r.rule == "risk.circuit_breakers.daily_drawdown"]
     assert 5.0 == dict(fired.values)["limit_pct"]
     assert dict(fired.values)["drawdown_pct"] >= 5.0

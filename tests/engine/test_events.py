@@ -12,9 +12,9 @@ from alluse.engine.errors import EventError
 from alluse.engine.events import (
     Assignment,
     Bar,
-    Clock,
     Expiration,
     Fill,
+    JobDue,
     OptionContract,
     OptionQuote,
     Price,
@@ -74,7 +74,7 @@ def test_stock_fill_has_no_contract():
 
 def test_every_type_parses_to_its_dataclass():
     """Each sample line gives the dataclass of its type."""
-    expected = [Bar, Price, OptionQuote, OptionQuote, Fill, Fill, Assignment, Expiration, Clock]
+    expected = [Bar, Price, OptionQuote, OptionQuote, Fill, Fill, Assignment, Expiration, JobDue]
     assert expected == [type(ev) for ev in parse_events(SAMPLES)]
 
 
@@ -121,11 +121,12 @@ def test_parse_events_skips_blank_lines_and_numbers_lines_from_one():
     [
         ({"type": "bars", "ts": TS}, "line 7: field 'type': unknown event type string \"bars\" "
          "(did you mean 'bar'?); valid types: assignment, bar, clock, expiration, fill, "
-         "option_quote, price"),
+         "option_quote, order_cancelled, order_rejected, price"),
         ({"type": 3, "ts": TS}, "line 7: field 'type': unknown event type number 3; valid types: "
-         "assignment, bar, clock, expiration, fill, option_quote, price"),
+         "assignment, bar, clock, expiration, fill, option_quote, order_cancelled, "
+         "order_rejected, price"),
         ({"ts": TS}, "line 7: field 'type': missing (one of: assignment, bar, clock, expiration, "
-         "fill, option_quote, price)"),
+         "fill, option_quote, order_cancelled, order_rejected, price)"),
         ([1, 2], "line 7: expected a JSON object, got array [1, 2]"),
         (_fill(prise=4.0), "line 7: field 'prise': unknown field for a 'fill' event "
          "(did you mean 'price'?)"),

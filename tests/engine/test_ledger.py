@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alluse.engine.errors import DataError, EventError
-from alluse.engine.events import Assignment, Clock, Expiration, Fill, OptionContract
+from alluse.engine.events import Assignment, Expiration, Fill, JobDue, OptionContract
 from alluse.engine.ledger import Ledger, Lot, Realized, is_long_term
 
 ET = timezone(timedelta(hours=-5))
@@ -343,7 +343,7 @@ def test_events_out_of_time_order_are_refused():
 def test_ledger_refuses_events_it_does_not_book():
     """Market and clock events are not ledger events."""
     with pytest.raises(EventError) as info:
-        ledger(Clock(ts("2026-01-06"), "entry_scan"))
+        ledger(JobDue(ts("2026-01-06"), "entry_scan"))
     assert ("field 'type': the ledger books fill, assignment and expiration events, not 'clock'"
             == str(info.value))
 

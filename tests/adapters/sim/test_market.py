@@ -1,4 +1,4 @@
-"""The simulated broker: quotes, no look-ahead, fills with slippage and commission, expiry."""
+"""The simulated market: chains on the listed grid, monotone prices, no look-ahead, early closes."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ import math
 
 import pytest
 
-from alluse.adapters.simbroker import SimBroker, SimConfig
+from alluse.adapters.sim.market import SimConfig, SimMarket
 from alluse.engine.calendar import NY, MarketCalendar, nyse_calendar
-from alluse.engine.decisions import ActionScript, ScriptStep
-from alluse.engine.events import Assignment, Expiration
 
 QUOTE_DAY = dt.date(2022, 2, 15)  # a Tuesday
 QUOTE_TS = dt.datetime(2022, 2, 15, 10, 0, tzinfo=NY)
@@ -26,27 +24,19 @@ def _sessions(first: dt.date, last: dt.date) -> list[dt.date]:
 
 
 def _broker(through: dt.date = QUOTE_DAY - dt.timedelta(days=1), config: SimConfig | None = None,
-            wild_after: dt.date | None = None) -> SimBroker:
+            wild_after: dt.date | None = None) -> SimMarket:
     """A broker with a VIX and close history from 2021-10-01 through `through`.
 
     The closes oscillate smoothly (SPY ±1%, AAPL ±2%); from `wild_after` on, AAPL swings 8%
     a day and the VIX jumps, so any use of those days would show in a quote.
     """
-    broker = SimBroker(nyse_calendar(), config or SimConfig())
+    broker = SimMarket(nyse_calendar(), config or SimConfig())
     for i, day in enumerate(_sessions(dt.date(2021, 10, 1), through)):
         wild = wild_after is not None and day >= wild_after
         broker.record_close("SPY", day, 400 * math.exp(0.01 * math.sin(i)))
         broker.record_close("AAPL", day, 100 * math.exp((0.08 if wild else 0.02) * math.sin(1.7 * i)))
         broker.vix[day] = 45.0 if wild else 20.0
     return broker
-
-
-def _sell_put(strike: float, expiry: dt.date, quantity: int, account: str = "GEN-ACC-001",
-              symbol: str = "AAPL") -> ActionScript:
-    step = ScriptStep("order", action="SELL_TO_OPEN", symbol=symbol, right="P", strike=strike,
-                      expiry=expiry.isoformat(), quantity=quantity, order_type="LMT")
-    return ActionScript("s-1", "sell a put", account, "test.rule", (), (step,), "automatic",
-                        QUOTE_TS, QUOTE_TS + dt.timedelta(hours=1))
 
 
 def test_chain_quotes_have_bid_below_mid_below_ask_and_put_deltas_between_minus_one_and_zero() -> None:
@@ -103,52 +93,6 @@ def test_the_history_before_the_quote_does_change_it() -> None:
     assert True is (calm.iv is not None and wild.iv is not None and wild.iv > calm.iv)
 
 
-def test_sell_to_open_fills_at_mid_less_slippage_with_the_configured_commission() -> None:
-    """A SELL_TO_OPEN of 3 puts: price = quote mid − slippage, commission = 3 × per-contract fee."""
-    config = SimConfig(slippage=0.05, commission_per_contract=1.10)
-    broker = _broker(config=config)
-    q = broker.quote("AAPL", QUOTE_TS, 100.0, EXPIRY, 98.0, "P")
-    fills = broker.execute(_sell_put(98.0, EXPIRY, 3), QUOTE_TS, {"AAPL": 100.0})
-    expected_price = round((q.bid + q.ask) / 2 - 0.05, 2)
-    assert ([("GEN-ACC-001", "AAPL", EXPIRY, 98.0, "P", "SELL", 3, expected_price, 3.30)],
-            {("GEN-ACC-001", "AAPL", EXPIRY, 98.0, "P"): -3}, 3.30) == (
-        [(f.account, f.symbol, f.expiry, f.strike, f.right, f.side, f.quantity, f.price,
-          f.commission) for f in fills], broker.positions, broker.commissions)
-
-
-def test_buy_to_close_pays_mid_plus_slippage_and_flattens_the_position() -> None:
-    """Selling then buying back the same put: the buy costs more than the sale and leaves no position."""
-    broker = _broker()
-    sold = broker.execute(_sell_put(98.0, EXPIRY, 1), QUOTE_TS, {"AAPL": 100.0})[0]
-    close = dataclasses.replace(_sell_put(98.0, EXPIRY, 1), steps=(ScriptStep(
-        "order", action="BUY_TO_CLOSE", symbol="AAPL", right="P", strike=98.0,
-        expiry=EXPIRY.isoformat(), quantity=1, order_type="LMT"),))
-    bought = broker.execute(close, QUOTE_TS, {"AAPL": 100.0})[0]
-    assert ("BUY", {}, round(2 * SimConfig().slippage, 2)) == (
-        bought.side, broker.positions, round(bought.price - sold.price, 2))
-
-
-def test_settle_assigns_an_itm_short_put_and_expires_an_otm_one() -> None:
-    """At the expiry close of 97: the 98 put is assigned (100 shares per contract), the 95 put expires."""
-    broker = _broker()
-    broker.execute(_sell_put(98.0, EXPIRY, 2), QUOTE_TS, {"AAPL": 100.0})
-    broker.execute(_sell_put(95.0, EXPIRY, 1, account="REV-ACC-001"), QUOTE_TS, {"AAPL": 100.0})
-    ts = dt.datetime(2022, 2, 18, 16, 1, tzinfo=NY)
-    events = broker.settle(EXPIRY, {"AAPL": 97.0}, ts)
-    assert ([Assignment(ts, "GEN-ACC-001", "AAPL", EXPIRY, 98.0, "P", 2),
-             Expiration(ts, "REV-ACC-001", "AAPL", EXPIRY, 95.0, "P", 1)],
-            {}, {("GEN-ACC-001", "AAPL"): 200}) == (events, broker.positions, broker.shares)
-
-
-def test_settle_ignores_contracts_of_other_expiries() -> None:
-    """Settling the 18th leaves a position expiring the 25th open."""
-    broker = _broker()
-    later = dt.date(2022, 2, 25)
-    broker.execute(_sell_put(98.0, later, 1), QUOTE_TS, {"AAPL": 100.0})
-    assert ([], {("GEN-ACC-001", "AAPL", later, 98.0, "P"): -1}) == (
-        broker.settle(EXPIRY, {"AAPL": 90.0}), broker.positions)
-
-
 @pytest.mark.parametrize(("monday", "expiry"), [
     (dt.date(2022, 4, 11), dt.date(2022, 4, 14)),  # Good Friday 2022-04-15: Thursday
     (dt.date(2021, 3, 29), dt.date(2021, 4, 1)),  # Good Friday 2021-04-02
@@ -156,22 +100,8 @@ def test_settle_ignores_contracts_of_other_expiries() -> None:
 ])
 def test_weekly_expiry_moves_to_thursday_when_friday_is_a_holiday(monday: dt.date,
                                                                    expiry: dt.date) -> None:
-    """The broker's calendar gives the week's last session as the weekly expiry."""
-    assert expiry == SimBroker(nyse_calendar()).calendar.weekly_expiry(monday)
-
-
-def test_a_put_expiring_on_the_holiday_thursday_settles_that_thursday() -> None:
-    """Sold for the Good Friday week, the put settles on Thursday 2022-04-14 at its close."""
-    broker = _broker(through=dt.date(2022, 4, 8))
-    ts = dt.datetime(2022, 4, 11, 10, 0, tzinfo=NY)
-    expiry = broker.calendar.weekly_expiry(ts.date())
-    step = ScriptStep("order", action="SELL_TO_OPEN", symbol="AAPL", right="P", strike=95.0,
-                      expiry=expiry.isoformat(), quantity=1, order_type="LMT")
-    broker.execute(ActionScript("s-2", "sell", "GEN-ACC-001", "r", (), (step,), "automatic", ts, ts),
-                   ts, {"AAPL": 100.0})
-    assert ([Expiration(dt.datetime(2022, 4, 14, 16, 0, tzinfo=NY), "GEN-ACC-001", "AAPL",
-                        dt.date(2022, 4, 14), 95.0, "P", 1)], {}) == (
-        broker.settle(dt.date(2022, 4, 14), {"AAPL": 101.0}), broker.positions)
+    """The market's calendar gives the week's last session as the weekly expiry."""
+    assert expiry == SimMarket(nyse_calendar()).calendar.weekly_expiry(monday)
 
 
 def test_time_to_expiry_ends_at_the_early_close() -> None:

@@ -18,10 +18,10 @@ import pytest
 
 from alluse.adapters import marketdata
 from alluse.adapters.policy_files import default_policy_dir, load_policy_dir
-from alluse.adapters.replay import Replay, ReplayParams
 from alluse.adapters.store import Store
 from alluse.engine.errors import DataError
 from alluse.engine.policy import PolicySet
+from alluse.runtime.replay import Replay, ReplayParams
 
 CLI = [sys.executable, "-c", "from alluse.cli import main; main()"]
 KILL_ARGS = ["replay", "--from", "2021-01-04", "--to", "2021-06-30", "--format", "json"]
@@ -149,7 +149,7 @@ def test_the_store_holds_every_decision_and_the_final_cursor(tmp_path: Path, pol
         stored = store.decisions(result["run_id"])
         run = store.run(result["run_id"])
         trades = store.trades()
-    assert (replay.engine.index, "done", result["trades"], True) == (
+    assert (replay.engine.state.index, "done", result["trades"], True) == (
         run.cursor if run else None, run.status if run else None, len(trades),
         [d.event_index for d in stored] == sorted({d.event_index for d in stored}) and len(stored) > 0)
 
@@ -163,7 +163,7 @@ def test_stored_account_status_follows_every_state_change(tmp_path: Path, polici
         replay = Replay(policies, params, store=store)
 
         def check(day: int, _total: int) -> None:
-            engine = {a.id: a.state for a in replay.engine.tree.accounts.values()}
+            engine = {a.id: a.state for a in replay.engine.state.tree.accounts.values()}
             stored = {a.id: a.status for a in store.accounts()}
             observed.update(engine.items())
             if engine != stored:

@@ -6,10 +6,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from alluse.engine.accounts import cents
+from alluse.engine import portfolio
+from alluse.engine.events import OptionContract
+from alluse.engine.ledger import money
 
 if TYPE_CHECKING:
-    from alluse.adapters.replay import Replay
+    from alluse.runtime.replay import Replay
 
 
 def _max_drawdown(series: list[float | None]) -> float:
@@ -26,32 +28,39 @@ def _max_drawdown(series: list[float | None]) -> float:
 
 def _unrealized(replay: Replay) -> Decimal:
     """Open positions' marks against what the ledger holds them at (stock basis, premium)."""
-    eng = replay.engine
+    st = replay.engine.state
     total = Decimal(0)
-    marks = {p.key: eng.option_mark(p) for p in eng.shorts.values()}
-    for lot in eng.ledger.lots():
+    marks = {p.position_key: portfolio.option_mark(st, p) for p in st.shorts.values()}
+    for lot in st.ledger.lots():
         if lot.account == "TAX-WITHHELD":
             continue
         if lot.expiry is None:
-            st = eng.market.get(lot.symbol)
-            if st is not None and st.price is not None:
-                total += cents(st.price * lot.quantity) - lot.basis
+            sym = st.market.get(lot.symbol)
+            if sym is not None and sym.price is not None:
+                total += money(sym.price * lot.quantity) - lot.basis
+            continue
+        if lot.quantity > 0:  # a long option: worth +mark × 100 × qty against its cost
+            mark = portfolio.contract_mark(st, lot.symbol, lot.expiry, lot.strike or 0.0,
+                                           lot.right or "P", lot.strike or 0.0)
+            total += money(mark * 100 * lot.quantity) - lot.basis
             continue
         # a short option lot's basis is the net credit received; it is worth −mark × 100 × qty
-        key = f"{lot.account}:{lot.symbol}:{lot.expiry.isoformat()}:{lot.strike:g}{lot.right}"
-        total += lot.basis - cents(marks.get(key, 0.0) * 100 * abs(lot.quantity))
+        key = (lot.account, OptionContract(lot.symbol, lot.expiry, lot.strike or 0.0,
+                                           lot.right or "P"))
+        total += lot.basis - money(marks.get(key, 0.0) * 100 * abs(lot.quantity))
     return total
 
 
 def build_result(replay: Replay) -> dict[str, Any]:
-    eng = replay.engine
+    eng = replay.engine.state
+    tally = replay.tally
     realized_by: dict[str, list[Decimal]] = {}
     for r in eng.ledger.realized():
         realized_by.setdefault(r.account, []).append(r.amount)
     accounts = []
     final_sum = Decimal(0)
     for acc in sorted(eng.tree.accounts.values(), key=lambda a: (a.unit, a.id)):
-        final = eng.equity(acc.id)
+        final = portfolio.equity(eng, acc.id)
         final_sum += final
         closes = realized_by.get(acc.id, [])
         wins = sum(1 for x in closes if x > 0)
@@ -61,7 +70,7 @@ def build_result(replay: Replay) -> dict[str, Any]:
             "initial_capital": initial, "final_equity": float(final),
             "return_pct": (round((float(final) / initial - 1) * 100, 2)
                            if initial and acc.state != "merged" else None),
-            "max_drawdown_pct": _max_drawdown(replay.adjusted_equity.get(acc.id, [])),
+            "max_drawdown_pct": _max_drawdown(tally.adjusted_equity.get(acc.id, [])),
             "trades": len(closes), "win_rate": round(wins / len(closes), 4) if closes else 0.0,
             "state": acc.state,
             "created": acc.created_at.date().isoformat() if acc.created_at else
@@ -78,7 +87,7 @@ def build_result(replay: Replay) -> dict[str, Any]:
         key = str(r.date.year)
         accrued[key] = accrued.get(key, Decimal(0)) + r.amount * rate
     escalations: dict[str, int] = {}
-    for c in replay.protocol_levels:
+    for c in tally.protocol_levels:
         if int(c["to"][1:]) > int(c["from"][1:]):
             escalations[c["to"]] = escalations.get(c["to"], 0) + 1
     return {
@@ -88,20 +97,20 @@ def build_result(replay: Replay) -> dict[str, Any]:
         "accounts": accounts,
         "forks": list(eng.forks),
         "merges": list(eng.merges),
-        "equity": {"dates": list(replay.dates), "series": dict(sorted(replay.equity.items()))},
-        "protocol_levels": list(replay.protocol_levels),
+        "equity": {"dates": list(tally.dates), "series": dict(sorted(tally.equity.items()))},
+        "protocol_levels": list(tally.protocol_levels),
         "escalations": dict(sorted(escalations.items())),
-        "alerts": dict(sorted(replay.alert_counts.items())),
+        "alerts": dict(sorted(tally.alert_counts.items())),
         "premium_weekly": [{"week": w, "premium": round(p, 2)}
-                           for w, p in sorted(replay.premium_weekly.items())],
-        "taxes": {"withheld": str(cents(eng.taxes_withheld)),
-                  "accrued_by_year": {y: str(cents(v)) for y, v in sorted(accrued.items())}},
-        "trades": replay.trades,
+                           for w, p in sorted(tally.premium_weekly.items())],
+        "taxes": {"withheld": str(money(eng.taxes_withheld)),
+                  "accrued_by_year": {y: str(money(v)) for y, v in sorted(accrued.items())}},
+        "trades": tally.trades,
         "total_pnl": float(total_pnl),
         "policy_summary": {"strategies": list(replay.ps.strategies)},
         "data": {"bars": replay.params.bars, "notes": list(replay.notes),
                  "repairs": list(replay.repairs)},
         "conservation": {"initial_capital": str(initial), "total_pnl": str(total_pnl),
-                         "taxes_withheld": str(cents(eng.taxes_withheld)),
+                         "taxes_withheld": str(money(eng.taxes_withheld)),
                          "final_equity_sum": str(final_sum), "ok": ok},
     }

@@ -1,0 +1,114 @@
+"""The driver: the one loop between event sources, the engine and the sinks.
+
+For each event: the data a due job declares it needs is fetched through `MarketData` and handed
+to the engine first (as quote events); the engine decides; a broker that models the market sees
+the market event; the decision goes to the journal and its alerts to the notifier; the scripts
+the approver accepts become typed commands submitted to the `Broker`. What the broker reports
+(fills, rejections, cancellations, assignments, expirations) comes back through ``poll()`` and is
+handed to the engine like any other event — in replay exactly as on a live node.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from alluse.engine.calendar import NY, MarketCalendar
+from alluse.engine.commands import OrderCommand, commands_for
+from alluse.engine.core import Engine, QuoteRequest
+from alluse.engine.decisions import ActionScript, Decision
+from alluse.engine.entry import ChainRequest
+from alluse.engine.errors import BrokerError
+from alluse.engine.events import MARKET_EVENTS, Event, JobDue
+from alluse.engine.ports import Broker, Journal, MarketData, MarketObserver, Notifier
+
+Approver = Callable[[ActionScript], bool]
+Observer = Callable[[Event, Decision], None]
+
+
+def approve_all(script: ActionScript) -> bool:
+    return True
+
+
+def approve_automatic(script: ActionScript) -> bool:
+    return script.approval == "automatic"
+
+
+def approve_none(script: ActionScript) -> bool:
+    return False
+
+
+APPROVERS: dict[str, Approver] = {"all": approve_all, "automatic": approve_automatic,
+                                  "none": approve_none}
+
+
+@dataclass(slots=True)
+class Driver:
+    engine: Engine
+    broker: Broker
+    market_data: MarketData
+    approver: Approver = approve_automatic
+    journal: Journal | None = None
+    notifier: Notifier | None = None
+    observers: list[Observer] = field(default_factory=list)
+    submitted: list[OrderCommand] = field(default_factory=list)  # commands of the last feed
+    rejected: list[tuple[OrderCommand, str]] = field(default_factory=list)
+
+    @property
+    def calendar(self) -> MarketCalendar:
+        return self.engine.calendar
+
+    def feed(self, event: Event) -> None:
+        """Hand ``event`` (and whatever it leads to) to the engine."""
+        self.submitted.clear()
+        self._deliver(event)
+        self.drain()
+
+    def drain(self) -> None:
+        """Hand the broker's reports to the engine until it has none left."""
+        while reports := self.broker.poll():
+            for ev in reports:
+                self._deliver(ev)
+
+    def _deliver(self, event: Event) -> None:
+        if isinstance(event, JobDue):
+            for request in self.engine.data_needs(event):
+                for q in self._fetch(request, event.ts):
+                    self._deliver(q)
+        decision = self.engine.handle(event)
+        if isinstance(event, MARKET_EVENTS) and isinstance(self.broker, MarketObserver):
+            self.broker.on_market(event)
+        if self.journal is not None:
+            self.journal.append(decision.event_index, event, decision)
+        for obs in self.observers:
+            obs(event, decision)
+        if decision.empty:
+            return
+        if self.notifier is not None:
+            for alert in decision.alerts:
+                self.notifier.notify(alert, decision.ts)
+        for script in decision.scripts:
+            if self.approver(script):
+                self.execute(script)
+
+    def _fetch(self, request: ChainRequest | QuoteRequest, ts: dt.datetime) -> list[Event]:
+        if isinstance(request, ChainRequest):
+            return list(self.market_data.option_chain(request.symbol, ts, request.expiries,
+                                                      request.rights))
+        return list(self.market_data.quotes(request.contracts, ts))
+
+    def execute(self, script: ActionScript) -> list[OrderCommand]:
+        """Submit ``script``'s orders (DAY orders: good until the session's close)."""
+        day = script.created_at.astimezone(NY).date()
+        close = self.calendar.close_time(day) or dt.time(16)
+        good_till = dt.datetime.combine(day, close, tzinfo=NY)
+        commands = commands_for(script, good_till)
+        for cmd in commands:
+            try:
+                self.broker.submit(cmd)
+            except BrokerError as exc:
+                self.rejected.append((cmd, str(exc)))
+                continue
+            self.submitted.append(cmd)
+        return commands

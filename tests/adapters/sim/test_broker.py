@@ -1,0 +1,176 @@
+"""The simulated broker: fills come back later as events, limits are respected, DAY orders end at
+the close, expiry settles on the daily bar, duplicates place nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from alluse.adapters.sim.broker import SimBroker
+from alluse.adapters.sim.market import SimConfig, SimMarket
+from alluse.engine.calendar import NY, nyse_calendar
+from alluse.engine.commands import BuyToClose, OrderCommand, SellStock, SellToOpen
+from alluse.engine.events import (
+    Assignment,
+    Bar,
+    Expiration,
+    Fill,
+    OptionContract,
+    OrderCancelled,
+    OrderRejected,
+    Price,
+)
+
+DAY = dt.date(2022, 2, 15)  # a Tuesday
+TS = dt.datetime(2022, 2, 15, 10, 0, tzinfo=NY)
+CLOSE = dt.datetime(2022, 2, 15, 16, 0, tzinfo=NY)
+EXPIRY = dt.date(2022, 2, 18)
+PUT = OptionContract("AAPL", EXPIRY, 98.0, "P")
+
+
+def _broker(config: SimConfig | None = None, fill_delay: int = 0) -> SimBroker:
+    market = SimMarket(nyse_calendar(), config or SimConfig())
+    cal = nyse_calendar()
+    day = dt.date(2021, 10, 1)
+    i = 0
+    while day < DAY:
+        if cal.is_session(day):
+            market.record_close("SPY", day, 400 * math.exp(0.01 * math.sin(i)))
+            market.record_close("AAPL", day, 100 * math.exp(0.02 * math.sin(1.7 * i)))
+            market.vix[day] = 20.0
+            i += 1
+        day += dt.timedelta(days=1)
+    market.observe(Price(TS, "AAPL", 100.0))
+    return SimBroker(market, fill_delay=fill_delay)
+
+
+def _cmd(cls: type[OrderCommand], limit: float | None, *, oid: str = "s1-1", qty: int = 1,
+         contract: OptionContract | None = PUT, ts: dt.datetime = TS,
+         account: str = "GEN-ACC-001") -> OrderCommand:
+    return cls(oid, oid.split("-")[0], account, "AAPL", contract, qty,
+               "LMT" if limit is not None else "MKT", limit, 100.0, ts, CLOSE)
+
+
+def _bar(ts: dt.datetime, o: float, h: float, lo: float, c: float) -> Bar:
+    return Bar(ts, "AAPL", o, h, lo, c, 1_000_000)
+
+
+def test_a_marketable_sell_limit_fills_at_the_bid_and_comes_back_from_poll_not_submit() -> None:
+    """Limit at the bid: filled at the modelled bid, with the per-contract commission, via poll()."""
+    broker = _broker(SimConfig(commission_per_contract=1.10))
+    bid = broker.market.quote("AAPL", TS, 100.0, EXPIRY, 98.0, "P").bid
+    result = broker.submit(_cmd(SellToOpen, bid, qty=3))
+    fills = broker.poll()
+    assert (None, [Fill(TS, "GEN-ACC-001", "AAPL", EXPIRY, 98.0, "P", "SELL", 3, bid, 3.30,
+                        "s1-1")], {"GEN-ACC-001": {PUT: -3}}, []) == (
+        result, fills, broker.positions(), broker.poll())
+
+
+def _short(broker: SimBroker) -> None:
+    broker.submit(_cmd(SellToOpen, None, oid="open-1"))
+    broker.poll()
+
+
+def test_a_market_buy_pays_the_ask_plus_slippage() -> None:
+    """MKT BUY_TO_CLOSE: modelled ask + the configured slippage."""
+    broker = _broker(SimConfig(slippage=0.05))
+    _short(broker)
+    ask = broker.market.quote("AAPL", TS, 100.0, EXPIRY, 98.0, "P").ask
+    broker.submit(_cmd(BuyToClose, None))
+    [fill] = broker.poll()
+    assert round(ask + 0.05, 2) == fill.price
+
+
+def test_a_buy_limit_never_fills_through_its_limit() -> None:
+    """A marketable buy limit above the ask fills at the ask, not at the limit."""
+    broker = _broker()
+    _short(broker)
+    ask = broker.market.quote("AAPL", TS, 100.0, EXPIRY, 98.0, "P").ask
+    broker.submit(_cmd(BuyToClose, ask + 1.0))
+    [fill] = broker.poll()
+    assert ask == fill.price
+
+
+def test_a_resting_limit_waits_while_the_market_does_not_reach_it_then_fills_once_it_does() -> None:
+    """A sell limit above the bid rests through prices that move away; a fall of the underlying
+    lifts the put's bid past the limit and it fills at that bid (limit or better), at that time."""
+    broker = _broker()
+    q = broker.market.quote("AAPL", TS, 100.0, EXPIRY, 98.0, "P")
+    limit = round(q.ask + 0.20, 2)
+    broker.submit(_cmd(SellToOpen, limit))
+    for minute, px in enumerate((100.5, 101.0, 102.0), 1):
+        broker.on_market(Price(TS + dt.timedelta(minutes=minute), "AAPL", px))
+    waited = (broker.poll(), [c.order_id for c in broker.open_orders()])
+    later = TS + dt.timedelta(minutes=30)
+    broker.on_market(Price(later, "AAPL", 97.0))
+    bid = broker.market.quote("AAPL", later, 97.0, EXPIRY, 98.0, "P").bid
+    assert (([], ["s1-1"]), [Fill(later, "GEN-ACC-001", "AAPL", EXPIRY, 98.0, "P", "SELL", 1,
+                                  bid, 0.65, "s1-1")], [], True) == (
+        waited, broker.poll(), broker.open_orders(), bid >= limit)
+
+
+def test_a_day_order_still_working_at_the_close_is_cancelled() -> None:
+    """At the day's bar the unfilled limit is cancelled: an OrderCancelled event, nothing open."""
+    broker = _broker()
+    broker.submit(_cmd(SellToOpen, 50.0))
+    broker.on_market(_bar(CLOSE, 100.0, 101.0, 99.5, 100.5))
+    assert ([OrderCancelled(CLOSE, "GEN-ACC-001", "s1-1",
+                            "day order expired unfilled at the close")], [], {}) == (
+        broker.poll(), broker.open_orders(), broker.positions())
+
+
+def test_a_close_with_nothing_left_to_close_is_cancelled_not_turned_into_a_long() -> None:
+    """BUY_TO_CLOSE without a short (it was closed or assigned meanwhile): cancelled, no position."""
+    broker = _broker()
+    broker.submit(_cmd(BuyToClose, None))
+    assert ([OrderCancelled(TS, "GEN-ACC-001", "s1-1", "nothing left to close (the position "
+                            "already ended)")], {}) == (broker.poll(), broker.positions())
+
+
+def test_the_same_order_id_twice_places_one_order() -> None:
+    """Idempotent submit: a command seen before places nothing."""
+    broker = _broker()
+    bid = broker.market.quote("AAPL", TS, 100.0, EXPIRY, 98.0, "P").bid
+    broker.submit(_cmd(SellToOpen, bid))
+    broker.submit(_cmd(SellToOpen, bid))
+    assert (1, {"GEN-ACC-001": {PUT: -1}}) == (len(broker.poll()), broker.positions())
+
+
+def test_selling_shares_not_held_is_rejected_with_the_reason() -> None:
+    """A stock sell without the shares: OrderRejected, nothing booked."""
+    broker = _broker()
+    broker.submit(_cmd(SellStock, None, qty=100, contract=None))
+    assert ([OrderRejected(TS, "GEN-ACC-001", "s1-1", "sells 100 AAPL shares but holds 0")],
+            {}) == (broker.poll(), broker.positions())
+
+
+def test_expiry_bar_assigns_the_itm_put_and_expires_the_otm_one() -> None:
+    """At the expiry close of 97 the 98 put is assigned (100 shares a contract), the 95 expires;
+    a contract of a later expiry stays open."""
+    broker = _broker()
+    for oid, acc, strike, expiry in (("a-1", "GEN-ACC-001", 98.0, EXPIRY),
+                                     ("b-1", "REV-ACC-001", 95.0, EXPIRY),
+                                     ("c-1", "REV-ACC-001", 95.0, dt.date(2022, 2, 25))):
+        c = OptionContract("AAPL", expiry, strike, "P")
+        broker.submit(_cmd(SellToOpen, None, oid=oid, contract=c, account=acc))
+    broker.poll()
+    close = dt.datetime(2022, 2, 18, 16, 0, tzinfo=NY)
+    broker.on_market(_bar(close, 99.0, 99.5, 96.5, 97.0))
+    later = OptionContract("AAPL", dt.date(2022, 2, 25), 95.0, "P")
+    assert ([Assignment(close, "GEN-ACC-001", "AAPL", EXPIRY, 98.0, "P", 2 // 2),
+             Expiration(close, "REV-ACC-001", "AAPL", EXPIRY, 95.0, "P", 1)],
+            {"GEN-ACC-001": {"AAPL": 100}, "REV-ACC-001": {later: -1}}) == (
+        broker.poll(), broker.positions())
+
+
+def test_a_delayed_fill_arrives_after_n_market_events_stamped_when_reported() -> None:
+    """fill_delay=2: nothing after the submit or one event; after the second, the fill, stamped then."""
+    broker = _broker(fill_delay=2)
+    broker.submit(_cmd(SellToOpen, None))
+    seen = [broker.poll()]
+    t1, t2 = TS + dt.timedelta(minutes=1), TS + dt.timedelta(minutes=2)
+    broker.on_market(Price(t1, "AAPL", 100.0))
+    seen.append(broker.poll())
+    broker.on_market(Price(t2, "AAPL", 100.0))
+    fills = broker.poll()
+    assert ([[], []], [t2]) == (seen, [f.ts for f in fills])
