@@ -13,6 +13,25 @@
 
 ``ts`` is ISO 8601 with a UTC offset (naive timestamps are refused: the engine reads no clock and
 no local time zone). Validation is plain Python, not pydantic: this runs once per tick.
+
+Besides each field's type and range, a line is refused when its fields cannot all be true at once
+(the error names the field to fix):
+
+- a bar with high < low (``high``), or an open or close outside [low, high] (``open``/``close``);
+- zero where zero cannot be a price: a ``price`` event, any of a bar's OHLC, any fill (stock or
+  option) — each ``must be positive``. A quote's bid and ask may be 0 (a worthless far
+  out-of-the-money option is quoted 0 × 0); no price may be negative;
+- an option quote with bid > ask (``bid``);
+- an option fill dated after its contract's expiry (``ts``): an expired option cannot trade;
+- an expiration dated before its contract's expiry (``ts``): only assignment can come early;
+- an assignment or expiration dated more than ``SETTLEMENT_GRACE_DAYS`` (5) days after the expiry
+  (``ts``). Brokers report both after the OCC's overnight processing, by the next business day;
+  the longest wait from an expiry to the next business day is 4 days (a Thursday expiry before
+  a Friday holiday, or a Friday expiry before a Monday holiday), plus one day for a statement
+  that lags. Anything later is a wrong date or a wrong contract.
+
+Dates compared with an expiry are ``ts`` as a date in America/New_York, where options expire.
+The dataclasses themselves do not validate: events built in code are trusted as they are.
 """
 
 from __future__ import annotations
@@ -26,10 +45,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 
+from alluse.engine.calendar import NY
 from alluse.engine.errors import EventError
 
 Right = Literal["P", "C"]
 Side = Literal["BUY", "SELL"]
+# Latest an assignment or expiration may be dated after the expiry, in days (module docstring).
+SETTLEMENT_GRACE_DAYS = 5
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -220,6 +242,14 @@ def _price(v: object) -> float:
     return f
 
 
+def _traded_price(v: object) -> float:
+    """A price something changed hands at: never 0 (a quote's bid and ask may be, see _price)."""
+    f = _number(v)
+    if f <= 0:
+        raise _Invalid(f"must be positive, got {v!r}")
+    return f
+
+
 def _strike(v: object) -> float:
     f = _number(v)
     if f <= 0:
@@ -301,14 +331,15 @@ _OPTION_KEY: tuple[tuple[str, _Check, bool], ...] = (
     ("symbol", _symbol, True), ("expiry", _date, True), ("strike", _strike, True),
     ("right", _right, True))
 _SPECS: dict[str, tuple[type, tuple[tuple[str, _Check, bool], ...]]] = {
-    "bar": (Bar, (("symbol", _symbol, True), ("open", _price, True), ("high", _price, True),
-                  ("low", _price, True), ("close", _price, True), ("volume", _volume, True))),
-    "price": (Price, (("symbol", _symbol, True), ("price", _price, True))),
+    "bar": (Bar, (("symbol", _symbol, True), ("open", _traded_price, True),
+                  ("high", _traded_price, True), ("low", _traded_price, True),
+                  ("close", _traded_price, True), ("volume", _volume, True))),
+    "price": (Price, (("symbol", _symbol, True), ("price", _traded_price, True))),
     "option_quote": (OptionQuote, (*_OPTION_KEY, ("bid", _price, True), ("ask", _price, True),
                                    ("delta", _delta, False), ("iv", _price, False))),
     "fill": (Fill, (("account", _name, True), ("symbol", _symbol, True), ("expiry", _date, False),
                     ("strike", _strike, False), ("right", _right, False), ("side", _side, True),
-                    ("quantity", _positive_int, True), ("price", _price, True),
+                    ("quantity", _positive_int, True), ("price", _traded_price, True),
                     ("commission", _price, False), ("order_id", _name, False))),
     "assignment": (Assignment, (("account", _name, True), *_OPTION_KEY,
                                 ("quantity", _positive_int, True))),
@@ -373,10 +404,39 @@ def parse_event(obj: Mapping[str, object], *, line: int | None = None) -> Event:
             args[9] = 0.0
         if args[10] is None:
             args[10] = ""
-    elif cls is Bar and args[3] < args[4]:
-        raise EventError(f"high {args[3]!r} is below low {args[4]!r}", line=line, field="high")
     ev: Event = cls(*args)
+    broken = _contradiction(ev)
+    if broken is not None:
+        raise EventError(broken[1], line=line, field=broken[0])
     return ev
+
+
+def _contradiction(ev: Event) -> tuple[str, str] | None:
+    """(field, message) for the first rule between ``ev``'s fields that it breaks, else None."""
+    if isinstance(ev, Bar):
+        if ev.high < ev.low:
+            return "high", f"high {ev.high!r} is below low {ev.low!r}"
+        for name, value in (("open", ev.open), ("close", ev.close)):
+            if not ev.low <= value <= ev.high:
+                return name, (f"{name} {value!r} is outside the bar's range "
+                              f"[low {ev.low!r}, high {ev.high!r}]")
+    elif isinstance(ev, OptionQuote):
+        if ev.bid > ev.ask:
+            return "bid", f"bid {ev.bid!r} is above ask {ev.ask!r} (a crossed quote)"
+    elif isinstance(ev, Fill | Assignment | Expiration) and ev.expiry is not None:
+        day = ev.ts.astimezone(NY).date()
+        late = (day - ev.expiry).days
+        if isinstance(ev, Fill):
+            if late > 0:
+                return "ts", (f"option fill on {day} (New York) is after the contract's expiry "
+                              f"{ev.expiry}: an expired option cannot trade")
+        elif isinstance(ev, Expiration) and late < 0:
+            return "ts", (f"expiration on {day} (New York) is before the contract's expiry "
+                          f"{ev.expiry}: only an assignment can come early")
+        elif late > SETTLEMENT_GRACE_DAYS:
+            return "ts", (f"{ev.TYPE} on {day} (New York) is {late} days after the contract's "
+                          f"expiry {ev.expiry}; brokers report it within {SETTLEMENT_GRACE_DAYS}")
+    return None
 
 
 def iter_events(lines: Iterable[str]) -> Iterator[tuple[int, Event]]:

@@ -37,7 +37,8 @@ SCHEMA_VISIBLE_CASES = [
     "18_out_of_range_values", "19_unknown_key_did_you_mean", "20_unknown_key_no_hint",
     "21_missing_required_key", "22_unknown_step_kind", "23_bad_literal_enum",
     "31_expr_too_long", "42_bad_account_type_format", "51_unknown_job_handler",
-    "55_time_window_bad_time", "57_bad_tickers",
+    "55_time_window_bad_time", "57_bad_tickers", "68_entry_scan_handler_misspelt",
+    "69_unknown_strike_method", "70_unknown_risk_measure",
 ]
 
 

@@ -7,6 +7,8 @@ errors), 2 usage errors (bad arguments, missing files). A user error never ends 
 from __future__ import annotations
 
 import sys
+from importlib.metadata import version
+from typing import Annotated
 
 import typer
 
@@ -14,11 +16,28 @@ from alluse.engine.errors import AlluseError
 
 app = typer.Typer(
     name="alluse",
-    help="Declarative rules engine for the ALL-USE options wheel.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(requested: bool) -> None:
+    # eager, so it answers before Typer asks for a command; the installed distribution's metadata,
+    # so it says what pip says
+    if requested:
+        typer.echo(f"alluse {version('alluse')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the installed alluse version and exit.")] = False,
+) -> None:
+    """Declarative rules engine for the ALL-USE options wheel."""
+
 
 # Command modules: each defines register(app). One line per module; keep sorted.
 from alluse.cli import data_cmd, explain_cmd, ledger_cmd, policy_cmd, replay_cmd  # noqa: E402

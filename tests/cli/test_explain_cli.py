@@ -85,3 +85,54 @@ def test_event_the_engine_refuses_is_reported_with_its_line(tmp_path):
     result = runner.invoke(app, ["explain", "--events", str(f)])
     assert 1 == result.exit_code
     assert "line 3: " in result.stderr and "unknown account 'GEN-ACC-009'" in result.stderr
+
+
+ENTRY = Path(__file__).resolve().parents[1] / "scenarios" / "thursday_entry_clears_minimum.jsonl"
+PUT = '"symbol":"TSLA","expiry":"2026-11-20","strike":245.0,"right":"P"'
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (f'{{"type":"option_quote","ts":"2026-11-19T10:01:00-05:00",{PUT},"bid":4.3,"ask":4.1}}',
+         "field 'bid': bid 4.3 is above ask 4.1 (a crossed quote)"),
+        ('{"type":"bar","ts":"2026-11-19T16:00:00-05:00","symbol":"TSLA","open":256.0,'
+         '"high":255.0,"low":245.0,"close":250.0,"volume":1000000}',
+         "field 'open': open 256.0 is outside the bar's range [low 245.0, high 255.0]"),
+        ('{"type":"bar","ts":"2026-11-19T16:00:00-05:00","symbol":"TSLA","open":250.0,'
+         '"high":255.0,"low":245.0,"close":244.0,"volume":1000000}',
+         "field 'close': close 244.0 is outside the bar's range [low 245.0, high 255.0]"),
+        ('{"type":"price","ts":"2026-11-19T10:01:00-05:00","symbol":"TSLA","price":0}',
+         "field 'price': must be positive, got 0"),
+        ('{"type":"bar","ts":"2026-11-19T16:00:00-05:00","symbol":"TSLA","open":250.0,'
+         '"high":255.0,"low":0,"close":250.0,"volume":1000000}',
+         "field 'low': must be positive, got 0"),
+        ('{"type":"fill","ts":"2026-11-19T10:05:00-05:00","account":"GEN-ACC-001",'
+         '"symbol":"TSLA","side":"BUY","quantity":100,"price":0.0}',
+         "field 'price': must be positive, got 0.0"),
+        (f'{{"type":"fill","ts":"2026-11-19T10:05:00-05:00","account":"GEN-ACC-001",{PUT},'
+         '"side":"SELL","quantity":1,"price":0}', "field 'price': must be positive, got 0"),
+        (f'{{"type":"fill","ts":"2026-11-23T10:05:00-05:00","account":"GEN-ACC-001",{PUT},'
+         '"side":"SELL","quantity":1,"price":4.0}',
+         "field 'ts': option fill on 2026-11-23 (New York) is after the contract's expiry "
+         "2026-11-20: an expired option cannot trade"),
+        (f'{{"type":"expiration","ts":"2026-11-19T16:00:00-05:00","account":"GEN-ACC-001",{PUT},'
+         '"quantity":1}', "field 'ts': expiration on 2026-11-19 (New York) is before the "
+         "contract's expiry 2026-11-20: only an assignment can come early"),
+        (f'{{"type":"assignment","ts":"2026-11-27T16:00:00-05:00","account":"GEN-ACC-001",{PUT},'
+         '"quantity":1}', "field 'ts': assignment on 2026-11-27 (New York) is 7 days after the "
+         "contract's expiry 2026-11-20; brokers report it within 5"),
+    ],
+    ids=["crossed_quote", "open_above_high", "close_below_low", "zero_price", "zero_bar_low",
+         "zero_stock_fill", "zero_option_fill", "fill_after_expiry", "expiration_before_expiry",
+         "assignment_long_after_expiry"],
+)
+def test_impossible_event_is_refused_with_line_and_field_before_any_output(tmp_path, bad, message):
+    """The user sees `line N: field 'X': …`, exit 1, and no decision from the lines before it."""
+    f = tmp_path / "e.jsonl"
+    good = ENTRY.read_text(encoding="utf-8")  # on its own, proposes an entry script (exit 0)
+    f.write_text(good + bad + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["explain", "--events", str(f), "--format", "json"])
+    line = len(good.splitlines()) + 1
+    assert (1, f"error: {f}: line {line}: {message}\n", "") == (
+        result.exit_code, result.stderr, result.stdout)

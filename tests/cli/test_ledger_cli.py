@@ -131,7 +131,7 @@ def test_missing_events_file_is_a_usage_error(tmp_path: Path):
          "REV-ACC-001)"),
         ('{"type":"fill","ts":"2026-01-05T10:00:00-05:00","account":"GEN-ACC-001","symbol":"X",'
          '"side":"BUY","quantity":1,"price":-1.0}',
-         "line 2: field 'price': must not be negative, got -1.0"),
+         "line 2: field 'price': must be positive, got -1.0"),
         ('{"type":"expiration","ts":"2026-01-16T17:00:00-05:00","account":"GEN-ACC-001",'
          '"symbol":"X","expiry":"2026-01-16","strike":80,"right":"P","quantity":1}',
          "line 2: field 'quantity': expiration of 1 X 2026-01-16 80P in 'GEN-ACC-001', which holds "

@@ -25,6 +25,7 @@ from alluse.engine.events import (
 
 ET = timezone(timedelta(hours=-5))
 TS = "2026-11-19T10:15:00-05:00"
+EXPIRY_CLOSE = "2026-11-20T16:00:00-05:00"  # the close of PUT_KEY's expiry day
 PUT_KEY = '"symbol":"TSLA","expiry":"2026-11-20","strike":245.0,"right":"P"'
 SAMPLES = [
     f'{{"type":"bar","ts":"{TS}","symbol":"TSLA","open":240.0,"high":250.5,"low":238.0,'
@@ -37,7 +38,7 @@ SAMPLES = [
     f'{{"type":"fill","ts":"{TS}","account":"GEN-ACC-001","symbol":"BRK.B","side":"BUY",'
     '"quantity":100,"price":412.5,"commission":1.0}',
     f'{{"type":"assignment","ts":"{TS}","account":"GEN-ACC-001",{PUT_KEY},"quantity":1}}',
-    f'{{"type":"expiration","ts":"{TS}","account":"GEN-ACC-001",{PUT_KEY},"quantity":2}}',
+    f'{{"type":"expiration","ts":"{EXPIRY_CLOSE}","account":"GEN-ACC-001",{PUT_KEY},"quantity":2}}',
     f'{{"type":"clock","ts":"{TS}","name":"entry_scan"}}',
 ]
 
@@ -48,6 +49,24 @@ def _fill(**changes: object) -> dict[str, object]:
                               "quantity": 1, "price": 4.0}
     obj.update(changes)
     return {k: v for k, v in obj.items() if v is not ...}
+
+
+def _bar(**changes: object) -> dict[str, object]:
+    obj: dict[str, object] = {"type": "bar", "ts": TS, "symbol": "TSLA", "open": 240.0,
+                              "high": 250.5, "low": 238.0, "close": 245.0, "volume": 1200000}
+    return {**obj, **changes}
+
+
+def _quote(**changes: object) -> dict[str, object]:
+    obj: dict[str, object] = {"type": "option_quote", "ts": TS, "symbol": "TSLA",
+                              "expiry": "2026-11-20", "strike": 245.0, "right": "P", "bid": 3.9,
+                              "ask": 4.1}
+    return {**obj, **changes}
+
+
+def _settle(kind: str, ts: str) -> dict[str, object]:
+    return {"type": kind, "ts": ts, "account": "GEN-ACC-001", "symbol": "TSLA",
+            "expiry": "2026-11-20", "strike": 245.0, "right": "P", "quantity": 1}
 
 
 def _error(obj: object, line: int | None = 7) -> str:
@@ -138,7 +157,7 @@ def test_parse_events_skips_blank_lines_and_numbers_lines_from_one():
         (_fill(price="4.0"), "line 7: field 'price': expected a number, got string \"4.0\""),
         (_fill(price=float("nan")), "line 7: field 'price': must be a finite number, got nan"),
         (_fill(price=float("inf")), "line 7: field 'price': must be a finite number, got inf"),
-        (_fill(price=-0.5), "line 7: field 'price': must not be negative, got -0.5"),
+        (_fill(price=-0.5), "line 7: field 'price': must be positive, got -0.5"),
         (_fill(commission=-1), "line 7: field 'commission': must not be negative, got -1"),
         (_fill(strike=0), "line 7: field 'strike': must be positive, got 0"),
         (_fill(quantity=0), "line 7: field 'quantity': expected a positive integer, got number 0"),
@@ -201,3 +220,65 @@ def test_long_values_are_shortened_in_messages():
     """A huge bad value does not flood the message."""
     assert ("line 7: field 'symbol': expected 1-10 uppercase letters, digits, '.' or '-', "
             "got string \"" + "x" * 36 + "...") == _error(_fill(symbol="x" * 200))
+
+
+@pytest.mark.parametrize(
+    ("obj", "message"),
+    [
+        (_quote(bid=4.2), "line 7: field 'bid': bid 4.2 is above ask 4.1 (a crossed quote)"),
+        (_quote(bid=0.05, ask=0), "line 7: field 'bid': bid 0.05 is above ask 0.0 "
+         "(a crossed quote)"),
+        (_quote(ask=-0.01), "line 7: field 'ask': must not be negative, got -0.01"),
+        (_bar(open=251.0), "line 7: field 'open': open 251.0 is outside the bar's range "
+         "[low 238.0, high 250.5]"),
+        (_bar(close=237.99), "line 7: field 'close': close 237.99 is outside the bar's range "
+         "[low 238.0, high 250.5]"),
+        (_bar(open=1, high=1.5, low=2.0, close=1.8), "line 7: field 'high': high 1.5 is below "
+         "low 2.0"),
+        (_bar(low=0), "line 7: field 'low': must be positive, got 0"),
+        (_bar(open=0.0), "line 7: field 'open': must be positive, got 0.0"),
+        ({"type": "price", "ts": TS, "symbol": "TSLA", "price": 0}, "line 7: field 'price': must be "
+         "positive, got 0"),
+        (_fill(expiry=..., strike=..., right=..., side="BUY", quantity=100, price=0),
+         "line 7: field 'price': must be positive, got 0"),
+        (_fill(price=0.0), "line 7: field 'price': must be positive, got 0.0"),
+        (_fill(ts="2026-11-23T09:31:00-05:00"), "line 7: field 'ts': option fill on 2026-11-23 "
+         "(New York) is after the contract's expiry 2026-11-20: an expired option cannot trade"),
+        (_fill(ts="2026-11-21T05:30:00Z"), "line 7: field 'ts': option fill on 2026-11-21 "
+         "(New York) is after the contract's expiry 2026-11-20: an expired option cannot trade"),
+        (_settle("expiration", "2026-11-19T16:00:00-05:00"), "line 7: field 'ts': expiration on "
+         "2026-11-19 (New York) is before the contract's expiry 2026-11-20: only an assignment "
+         "can come early"),
+        (_settle("expiration", "2026-11-26T09:00:00-05:00"), "line 7: field 'ts': expiration on "
+         "2026-11-26 (New York) is 6 days after the contract's expiry 2026-11-20; brokers report "
+         "it within 5"),
+        (_settle("assignment", "2026-12-20T09:00:00-05:00"), "line 7: field 'ts': assignment on "
+         "2026-12-20 (New York) is 30 days after the contract's expiry 2026-11-20; brokers report "
+         "it within 5"),
+    ],
+)
+def test_impossible_market_or_broker_event_names_the_field_to_fix(obj: object, message: str):
+    """Prices that cannot trade, crossed quotes, bars outside their range, dates past expiry."""
+    assert message == _error(obj)
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        _quote(bid=0, ask=0),
+        _quote(bid=0, ask=0.05),
+        _quote(bid=4.0, ask=4.0),
+        _bar(open=250.5, close=238.0),
+        _fill(ts="2026-11-20T15:59:00-05:00"),
+        _fill(ts="2026-11-21T02:00:00Z"),  # 21:00 on the expiry day in New York
+        _fill(expiry=..., strike=..., right=..., ts="2027-06-01T10:00:00-04:00", side="BUY",
+              quantity=100, price=245.0),
+        _settle("assignment", "2026-11-02T16:30:00-05:00"),  # early assignment
+        _settle("expiration", EXPIRY_CLOSE),
+        _settle("assignment", "2026-11-23T08:00:00-05:00"),  # reported the next Monday
+        _settle("expiration", "2026-11-25T23:59:00-05:00"),  # the last day of the grace
+    ],
+)
+def test_edge_values_that_can_really_happen_are_accepted(obj: dict[str, object]):
+    """0 × 0 and locked quotes, OHLC at the range's ends, late reports, early assignment parse."""
+    assert obj["type"] == parse_event(obj).TYPE
