@@ -3,6 +3,12 @@
 The engine reads no clock: it asks this table about the dates that arrive in events. The table
 is built once (exchange_calendars costs ~1 s to import) and then answers with set/dict lookups.
 A `MarketCalendar` can also be built from explicit data (tests, or a calendar shipped elsewhere).
+
+The XNYS table covers a fixed span, FIRST_DAY to LAST_DAY, not exchange_calendars' default
+"today - 20 years to today + 1 year", so the same inputs give the same decisions on any day the
+program runs. A date outside the table is an error (`CalendarRangeError`), never a weekday guess.
+Years NYSE has not published yet follow exchange_calendars' holiday rules; closures announced
+later (a national day of mourning) arrive with a newer exchange_calendars, pinned in constraints.
 """
 
 from __future__ import annotations
@@ -13,9 +19,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from alluse.engine.errors import DataError
+
 NY = ZoneInfo("America/New_York")
 REGULAR_OPEN = dt.time(9, 30)
 REGULAR_CLOSE = dt.time(16, 0)
+FIRST_DAY = dt.date(2000, 1, 1)
+LAST_DAY = dt.date(2035, 12, 31)
+
+
+class CalendarRangeError(DataError):
+    """A date outside the trading calendar's table."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,13 +41,19 @@ class MarketCalendar:
 
     @classmethod
     def from_sessions(cls, sessions: Iterable[dt.date],
-                      early_closes: Mapping[dt.date, dt.time] | None = None) -> MarketCalendar:
+                      early_closes: Mapping[dt.date, dt.time] | None = None, *,
+                      first: dt.date | None = None, last: dt.date | None = None,
+                      ) -> MarketCalendar:
+        """A table of ``sessions``; it covers ``first`` to ``last`` (default: its first and last
+        session)."""
         s = frozenset(sessions)
-        return cls(s, dict(early_closes or {}), min(s), max(s))
+        return cls(s, dict(early_closes or {}), first or min(s), last or max(s))
 
     def is_session(self, day: dt.date) -> bool:
+        """Whether NYSE trades on ``day``; CalendarRangeError outside the table."""
         if not self.first <= day <= self.last:
-            return day.weekday() < 5  # beyond the table: weekdays (said in the docs)
+            raise CalendarRangeError(f"{day} is outside the trading calendar, which covers "
+                                     f"{self.first} to {self.last}")
         return day in self.sessions
 
     def close_time(self, day: dt.date) -> dt.time | None:
@@ -77,7 +97,7 @@ class MarketCalendar:
 
 @lru_cache(maxsize=1)
 def nyse_calendar() -> MarketCalendar:
-    """The XNYS calendar from exchange_calendars (about 20 years back, a year ahead)."""
+    """The XNYS calendar from exchange_calendars, FIRST_DAY to LAST_DAY whatever today is."""
     import warnings
 
     import exchange_calendars as xc  # heavy import, kept off the CLI's start-up path
@@ -87,10 +107,10 @@ def nyse_calendar() -> MarketCalendar:
         # they say nothing about our use and would reach every user's terminal.
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
-        cal = xc.get_calendar("XNYS")
+        cal = xc.get_calendar("XNYS", start=FIRST_DAY.isoformat(), end=LAST_DAY.isoformat())
     sessions = [ts.date() for ts in cal.sessions]
     early: dict[dt.date, dt.time] = {}
     for day in cal.early_closes:
         close = cal.session_close(day)
         early[day.date()] = close.tz_convert("America/New_York").time()
-    return MarketCalendar.from_sessions(sessions, early)
+    return MarketCalendar.from_sessions(sessions, early, first=FIRST_DAY, last=LAST_DAY)

@@ -1,7 +1,9 @@
-"""A strict reader of 5-field cron expressions (the subset APScheduler's `from_crontab` takes).
+"""A strict reader of standard 5-field cron expressions (minute hour day month weekday).
 
-The engine may not import the scheduler, so lint checks the text here; the adapters hand the
-same text to APScheduler. Returns the hours a job can fire in, to keep jobs out of the DST hours.
+The engine may not import the scheduler, so lint checks the text here; the scheduler adapter
+builds its APScheduler triggers from what this returns, so lint, replay and live read a cron the
+same way. Weekday numbers are standard cron's (0 and 7 are Sunday), not APScheduler 3's
+(0 is Monday). Returns the hours a job can fire in, to keep jobs out of the DST hours.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ _FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("day of month", 1, 31, {}),
     ("month", 1, 12, {m: i for i, m in enumerate(
         ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}),
-    ("day of week", 0, 6, {d: i for i, d in enumerate(
-        ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))}),
+    ("day of week", 0, 7, {d: i % 7 for i, d in enumerate(
+        ("mon", "tue", "wed", "thu", "fri", "sat", "sun"), 1)}),
 )
 
 
@@ -51,7 +53,8 @@ def _field(text: str, lo: int, hi: int, names: dict[str, int], what: str) -> set
             a, _, b = rng.partition("-")
             start, end = _value(a, lo, hi, names, what), _value(b, lo, hi, names, what)
             if start > end:
-                raise CronError(f"{what}: range '{rng}' runs backwards")
+                hint = " (Sunday is 0 or 7: write 5-7 for fri-sun)" if hi == 7 else ""
+                raise CronError(f"{what}: range '{rng}' runs backwards{hint}")
         else:
             start = _value(rng, lo, hi, names, what)
             end = hi if step_s else start
@@ -60,9 +63,19 @@ def _field(text: str, lo: int, hi: int, names: dict[str, int], what: str) -> set
 
 
 def parse_cron(text: str) -> list[set[int]]:
-    """Parse ``text``; return the sets of minutes, hours, days, months and weekdays it allows."""
+    """Parse ``text``; return the sets of minutes, hours, days, months and weekdays it allows.
+
+    Weekdays come back in Python's numbering (``date.weekday()``: Monday 0 … Sunday 6).
+    """
     parts = text.split()
     if len(parts) != 5:
         raise CronError(f"cron needs 5 fields (minute hour day month weekday), found {len(parts)}")
-    return [_field(p, lo, hi, names, what) for p, (what, lo, hi, names) in zip(parts, _FIELDS,
-                                                                                strict=True)]
+    if not parts[2].startswith("*") and not parts[4].startswith("*"):
+        # Standard cron fires when EITHER matches, APScheduler only when both do: refuse the text
+        # rather than pick one reading.
+        raise CronError("day of month and day of week are both restricted (cron fires when "
+                        "either matches, APScheduler when both do): leave one of them '*'")
+    fields = [_field(p, lo, hi, names, what)
+              for p, (what, lo, hi, names) in zip(parts, _FIELDS, strict=True)]
+    fields[4] = {(d - 1) % 7 for d in fields[4]}  # cron 1 = Monday, 0 and 7 = Sunday
+    return fields
