@@ -13,10 +13,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ALLUSE_", extra="ignore")
 
-    db_url: str = Field("sqlite:///alluse.db", description="SQLAlchemy URL of the store")
-    policies: str | None = Field(None, description="Policy directory (default: the bundled set)")
-    report_dir: str = Field("reports", description="Where replay reports are written")
-    live_trading: bool = Field(False, description="Allow live orders (also needs --live)")
+    db_url: str = Field(default="sqlite:///alluse.db", description="SQLAlchemy URL of the store")
+    policies: str | None = Field(default=None, description="Policy directory (default: the bundled set)")
+    report_dir: str = Field(default="reports", description="Where replay reports are written")
+    live_trading: bool = Field(default=False, description="Allow live orders (also needs --live)")
     ib_host: str = "127.0.0.1"
     ib_port: int = 4002  # IB Gateway paper port
     ib_client_id: int = 17
