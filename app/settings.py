@@ -6,8 +6,14 @@ store or the logs. Live trading needs ALLUSE_LIVE_TRADING=true *and* the --live 
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from alluse.engine.errors import AlluseError
+
+
+class SettingsError(AlluseError):
+    """An ALLUSE_* environment variable holds a value its setting cannot take."""
 
 
 class Settings(BaseSettings):
@@ -28,4 +34,13 @@ class Settings(BaseSettings):
 
 
 def load_settings() -> Settings:
-    return Settings()
+    """The settings from the environment; SettingsError names each bad variable (never a secret's value)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = "ALLUSE_" + "_".join(str(part) for part in error["loc"]).upper()
+            shown = "" if "password" in name.lower() else f"={error['input']!r}"
+            problems.append(f"{name}{shown}: {error['msg']}")
+        raise SettingsError("; ".join(problems)) from None
