@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -62,11 +63,9 @@ def _mypy_tree() -> Path:
     top = tree / "alluse"
     if top.is_symlink() or top.is_file():
         top.unlink()
-    top.mkdir(parents=True, exist_ok=True)
-    for entry in top.iterdir():
-        if not entry.is_symlink():
-            raise SystemExit(f"{entry} is not a link: {tree} holds only links, remove it by hand")
-        entry.unlink()
+    elif top.exists():
+        shutil.rmtree(top)  # removes the links, never what they point at
+    top.mkdir(parents=True)
     for entry in sorted((ROOT / mapping["alluse"]).iterdir()):
         if entry.name != "__pycache__":
             (top / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
