@@ -3,7 +3,7 @@
 
     python3 tasks.py run     create .venv, install alluse, run the main job (alluse replay)
     python3 tasks.py test    create .venv, install alluse with its test tools, run the tests
-    python3 tasks.py lint    ruff over the tree, mypy --strict over alluse.engine
+    python3 tasks.py lint    ruff over the tree, mypy --strict over alluse (engine, adapters, app)
 
 The virtual environment is (re)installed only when pyproject.toml or constraints.txt changed.
 Versions are pinned by constraints.txt (pip's constraints file; `pip freeze` of a tested set-up).
@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
+import tomllib
 import venv
 from pathlib import Path
 
@@ -50,22 +52,48 @@ def ensure_venv() -> None:
     stamp_file.write_text(wanted)
 
 
+def _mypy_tree() -> Path:
+    """Lay the folders out as the wheel does (alluse/, alluse/engine/, alluse/adapters/ …) with links.
+
+    mypy cannot follow setuptools' editable finder through the package-dir mapping, so it reads
+    this tree instead. The mapping comes from pyproject.toml, and the tree is laid anew on every
+    run so that a module added to app/ is never missed."""
+    mapping = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    tree = VENV / "mypy-src"
+    top = tree / "alluse"
+    if top.is_symlink() or top.is_file():
+        top.unlink()
+    elif top.exists():
+        shutil.rmtree(top)  # removes the links, never what they point at
+    top.mkdir(parents=True)
+    for entry in sorted((ROOT / mapping["alluse"]).iterdir()):
+        if entry.name != "__pycache__":
+            (top / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+    for package, folder in sorted(mapping.items()):
+        link = tree.joinpath(*package.split("."))
+        if package != "alluse" and not link.exists():  # alluse.engine.policy is inside alluse.engine
+            link.symlink_to(ROOT / folder, target_is_directory=True)
+    return tree
+
+
+def _real_path(line: str, tree: Path) -> str:
+    """mypy names files by their place in the link tree; point editors and CI at the real file."""
+    path, sep, rest = line.partition(":")
+    if not sep or not path.endswith(".py"):
+        return line
+    return f"{os.path.relpath((tree / path).resolve(), ROOT)}:{rest}"
+
+
 def lint() -> int:
-    """ruff, then mypy. mypy cannot follow setuptools' editable finder for the package-dir
-    mapping, so it reads alluse.engine through a small tree of links in .venv."""
+    """ruff over the tree, then mypy --strict over every module of the distribution."""
     rc = subprocess.call([str(BIN / "ruff"), "check", "."], cwd=ROOT)
-    tree = VENV / "mypy-src" / "alluse"
-    tree.mkdir(parents=True, exist_ok=True)
-    init = tree / "__init__.py"
-    if not init.exists():
-        init.write_text('"""alluse (type-checking view)."""\n')
-    link = tree / "engine"
-    if not link.exists():
-        link.symlink_to(ROOT / "engine", target_is_directory=True)
-    env = {**os.environ, "MYPYPATH": str(tree.parent)}
-    rc |= subprocess.call([str(BIN / "mypy"), "--config-file", str(ROOT / "pyproject.toml"),
-                           "-p", "alluse.engine"], cwd=tree.parent, env=env)
-    return rc
+    tree = _mypy_tree()
+    env = {**os.environ, "MYPYPATH": str(tree)}
+    mypy = subprocess.run([str(BIN / "mypy"), "--config-file", str(ROOT / "pyproject.toml"),
+                           "-p", "alluse"], cwd=tree, env=env, stdout=subprocess.PIPE, text=True)
+    for line in mypy.stdout.splitlines():
+        print(_real_path(line, tree))
+    return rc | mypy.returncode
 
 
 def main(argv: list[str]) -> int:

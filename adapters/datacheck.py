@@ -340,9 +340,9 @@ def close_returns(series: Series, calendar: Sessions | None = None) -> list[tupl
     thin to judge, and the overnight gap is not a one-minute move."""
     clean: dict[date | datetime, Row] = {}
     for r in series.rows:
-        if _ok(r) and r.close is not None and r.close > 0 and r.when not in clean:
-            clean[r.when] = r  # type: ignore[index]  # _ok guarantees when is set
-    ordered = [clean[k] for k in sorted(clean)]  # type: ignore[type-var]
+        if _ok(r) and r.when is not None and r.close is not None and r.close > 0 and r.when not in clean:
+            clean[r.when] = r
+    ordered = [clean[k] for k in sorted(clean)]
     if series.frequency == "1min":
         cache: dict[date, tuple[datetime, datetime]] = {}
         ordered = [r for r in ordered if isinstance(r.when, datetime) and _rth(r.when, calendar, cache)]

@@ -206,7 +206,7 @@ def parse_text(text: str, symbol: str, source: str) -> Series:
         except ValueError:
             when = None
             problems.append(("bad_timestamp", f"{header[layout.columns[0]]} {got[0]!r} is not a date/time"))
-        values = [_number(text) for text in got[1:]]
+        open_, high, low, close, volume = (_number(text) for text in got[1:])
         # Fields a truncated line never reached are covered by truncated_row already.
         present = [(name, text) for name, col, text in zip(FIELDS, layout.columns[1:], got[1:], strict=True)
                    if col < len(fields)]
@@ -216,7 +216,7 @@ def parse_text(text: str, symbol: str, source: str) -> Series:
         bad = [f"{name} {text!r}" for name, text in present if text.strip() and _number(text) is None]
         if bad:
             problems.append(("non_numeric", f"not a number: {', '.join(bad)}"))
-        rows.append(Row(number, got[0], when, *values, problems=tuple(problems)))
+        rows.append(Row(number, got[0], when, open_, high, low, close, volume, problems=tuple(problems)))
     return Series(symbol, layout.frequency, tuple(rows), source)
 
 

@@ -144,12 +144,19 @@ def _record(value: Any, where: str) -> Mapping[str, Any]:
 
 def _account(i: int, raw: Any) -> Account:
     a, w = _record(raw, f"accounts[{i}]"), f"accounts[{i}]"
+
+    def dec(key: str) -> Decimal | None:
+        return _dec(a.get(key), f"{w}.{key}")
+
+    def num(key: str) -> float | None:
+        return _num(a.get(key), f"{w}.{key}")
+
     return Account(
         str(a.get("id", "")), str(a.get("type", "")), str(a.get("unit", "")),
         None if a.get("parent") is None else str(a["parent"]),
         _date(a["created"], f"{w}.created") if a.get("created") else None, str(a.get("state", "")),
-        *(_dec(a.get(k), f"{w}.{k}") for k in ("initial_capital", "final_equity")),
-        *(_num(a.get(k), f"{w}.{k}") for k in ("return_pct", "max_drawdown_pct", "trades", "win_rate")))
+        initial=dec("initial_capital"), final=dec("final_equity"), return_pct=num("return_pct"),
+        max_drawdown_pct=num("max_drawdown_pct"), trades=num("trades"), win_rate=num("win_rate"))
 
 
 def _ids(value: Any, where: str) -> tuple[str, ...]:

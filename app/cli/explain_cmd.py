@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from alluse.engine.errors import EventError, PolicyLoadError
+from alluse.engine.errors import EventError
 
 
 class OutFormat(StrEnum):
@@ -27,26 +27,17 @@ EventsOpt = Annotated[Path, typer.Option("--events", help="JSON Lines events fil
 CapitalOpt = Annotated[float | None, typer.Option("--capital", help="Initial capital (default: "
                                                   "accounts.yaml capital.default)")]
 PoliciesOpt = Annotated[Path | None, typer.Option("--policies", help="Policy directory "
-                                                  "(default: the bundled set)")]
+                                                  "(default: ALLUSE_POLICIES, else the bundled set)")]
 FormatOpt = Annotated[OutFormat, typer.Option("--format", help="text or json")]
 
 
 def load_inputs(events: Path, policies: Path | None,
                 capital: float | None) -> tuple[Any, list[tuple[int, Any]], float]:
     """Policies, (line number, event) pairs and capital, or a clean exit (1 bad input, 2 usage)."""
-    from alluse.adapters.policy_files import default_policy_dir, load_policy_dir
-    from alluse.cli.policy_cmd import print_issues
+    from alluse.cli.policy_dir import load_policies
     from alluse.engine.events import iter_events
 
-    base = policies if policies is not None else default_policy_dir()
-    if not base.is_dir():
-        typer.echo(f"error: --policies: directory '{base}' not found", err=True)
-        raise typer.Exit(2)
-    try:
-        ps = load_policy_dir(base)
-    except PolicyLoadError as exc:
-        print_issues(exc.issues, "text", base)
-        raise typer.Exit(1) from None
+    ps, _ = load_policies(policies, option="--policies")
     if str(events) == "-":
         import sys
 

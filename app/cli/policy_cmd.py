@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from alluse.engine.errors import PolicyIssue, PolicyLoadError
+from alluse.engine.errors import PolicyIssue
 
 policy_app = typer.Typer(help="Lint, export schemas for, initialise and watch policy sets.",
                          no_args_is_help=True)
@@ -47,7 +47,8 @@ def print_issues(issues: list[PolicyIssue], fmt: str, base: Path | None) -> None
         typer.echo(f"{n} problem{'s' if n != 1 else ''} found", err=True)
 
 
-DirArg = Annotated[Path | None, typer.Argument(help="Policy directory (default: the bundled set)",
+DirArg = Annotated[Path | None, typer.Argument(help="Policy directory (default: ALLUSE_POLICIES, "
+                                                    "else the bundled set)",
                                                show_default=False)]
 
 
@@ -58,17 +59,9 @@ def lint(
     LintFormat.text,
 ) -> None:
     """Validate a policy set: every error as file:line:col. Exit 0 clean, 1 errors, 2 usage."""
-    from alluse.adapters.policy_files import default_policy_dir, load_policy_dir
+    from alluse.cli.policy_dir import load_policies
 
-    base = directory if directory is not None else default_policy_dir()
-    if not base.is_dir():
-        typer.echo(f"error: policy directory '{base}' not found", err=True)
-        raise typer.Exit(2)
-    try:
-        ps = load_policy_dir(base)
-    except PolicyLoadError as exc:
-        print_issues(exc.issues, fmt.value, base)
-        raise typer.Exit(1) from None
+    ps, base = load_policies(directory, fmt=fmt.value)
     if fmt is LintFormat.json:
         typer.echo("[]")
     elif fmt is LintFormat.text:
@@ -124,16 +117,10 @@ def init(directory: Annotated[Path, typer.Argument(help="New directory to create
 @policy_app.command("summary")
 def summary(directory: DirArg = None) -> None:
     """Lint a policy set and print what it says, in a few tables."""
-    from alluse.adapters.policy_files import default_policy_dir, load_policy_dir
+    from alluse.cli.policy_dir import load_policies
     from alluse.cli.summary import print_policy_summary
 
-    base = directory if directory is not None else default_policy_dir()
-    try:
-        ps = load_policy_dir(base)
-    except PolicyLoadError as exc:
-        print_issues(exc.issues, "text", base)
-        raise typer.Exit(1) from None
-    print_policy_summary(ps, base)
+    print_policy_summary(*load_policies(directory))
 
 
 @policy_app.command("graph")
@@ -143,19 +130,14 @@ def graph(
     "all",
 ) -> None:
     """Print the state machines as mermaid diagrams (the protocol machine from the policy)."""
-    from alluse.adapters.policy_files import default_policy_dir, load_policy_dir
+    from alluse.cli.policy_dir import load_policies
     from alluse.engine.machines import Machines
 
     if machine not in ("protocol", "wheel", "account", "all"):
         typer.echo(f"error: --machine: '{machine}' is not one of protocol, wheel, account, all",
                    err=True)
         raise typer.Exit(2)
-    base = directory if directory is not None else default_policy_dir()
-    try:
-        ps = load_policy_dir(base)
-    except PolicyLoadError as exc:
-        print_issues(exc.issues, "text", base)
-        raise typer.Exit(1) from None
+    ps, _ = load_policies(directory)
     machines = Machines(len(ps.protocols.levels), ps.protocols.step_down.mode == "hysteresis",
                         lambda _t: None)
     for name in ("protocol", "wheel", "account"):

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from alluse.engine.errors import AlluseError, PolicyLoadError
+from alluse.engine.errors import AlluseError
 
 
 class Fmt(StrEnum):
@@ -138,8 +138,7 @@ def register(app: typer.Typer) -> None:
         """Replay bundled history through the engine with the simulated broker; summary + report."""
         import time
 
-        from alluse.adapters.policy_files import default_policy_dir, load_policy_dir
-        from alluse.cli.policy_cmd import print_issues
+        from alluse.cli.policy_dir import load_policies
         from alluse.runtime.replay import Replay, ReplayParams
         from alluse.settings import load_settings
 
@@ -154,13 +153,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: the bundled daily bars cover {FIRST_DAY} to {LAST_DAY}; "
                        f"got --from {d0} --to {d1}", err=True)
             raise typer.Exit(2)
-        base = policies if policies is not None else (
-            Path(settings.policies) if settings.policies else default_policy_dir())
-        try:
-            ps = load_policy_dir(base)
-        except PolicyLoadError as exc:
-            print_issues(exc.issues, "text", base)
-            raise typer.Exit(1) from None
+        ps, _ = load_policies(policies, option="--policies")
         cap = capital if capital is not None else ps.accounts.capital.default
         lim = ps.accounts.capital
         if not lim.minimum <= cap <= lim.maximum:

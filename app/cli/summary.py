@@ -61,8 +61,8 @@ def print_policy_summary(ps: PolicySet, base: Path, console: Console | None = No
                     f"{ps.alerts.delivery.throttle_window_minutes} min)")
     for col in ("type", "default priority", "max per window"):
         t.add_column(col)
-    for name, spec in ps.alerts.types.items():
-        t.add_row(name, spec.default_priority, str(spec.throttle_per_hour))
+    for name, alert in ps.alerts.types.items():
+        t.add_row(name, alert.default_priority, str(alert.throttle_per_hour))
     console.print(t)
 
     t = Table(title=f"Schedule ({ps.schedule.timezone})")

@@ -61,13 +61,10 @@ def watch(
     fmt: Annotated[WatchFormat, typer.Option("--format", help="text or json")] = WatchFormat.text,
 ) -> None:
     """Watch a policy directory: print the initial load and every reload attempt. Ctrl-C exits."""
-    from alluse.adapters.policy_files import default_policy_dir
     from alluse.adapters.policy_store import PolicyStore
+    from alluse.cli.policy_dir import policy_dir
 
-    base = directory if directory is not None else default_policy_dir()
-    if not base.is_dir():
-        typer.echo(f"error: policy directory '{base}' not found", err=True)
-        raise typer.Exit(2)
+    base = policy_dir(directory)
     store = PolicyStore(base)
     print_lock = threading.Lock()
 

@@ -222,9 +222,17 @@ class Replay:
         return replay
 
     # ------------------------------------------------------------------ running
-    def run(self, *, stop_after: int | None = None) -> dict[str, Any] | None:
-        """Run to the end (returns the result), or stop after ``stop_after`` more events
-        (returns None; `save()` then holds the replay)."""
+    def run(self) -> dict[str, Any]:
+        """Run to the end; the result (also kept as ``self.result``)."""
+        self.advance()
+        from alluse.runtime.result import build_result
+
+        self.result = build_result(self)
+        return self.result
+
+    def advance(self, stop_after: int | None = None) -> bool:
+        """Feed the source's events, at most ``stop_after`` of them; True once the replay is done
+        (`save()` holds an unfinished one)."""
         days = self.source.days()
         finished = self._open_store()
         fed = 0
@@ -233,7 +241,7 @@ class Replay:
             events = self.source.events(d)
             while self.tally.offset < len(events):
                 if stop_after is not None and fed >= stop_after:
-                    return None
+                    return False
                 self.tally.offset += 1
                 self.driver.feed(events[self.tally.offset - 1])
                 fed += 1
@@ -246,10 +254,7 @@ class Replay:
                 self.progress(self.tally.day, len(days))
         if self.store is not None and not finished:
             self.store.finish_run(self.run_id)
-        from alluse.runtime.result import build_result
-
-        self.result = build_result(self)
-        return self.result
+        return True
 
     def _observe(self, ev: Event, d: Decision) -> None:
         t = self.tally

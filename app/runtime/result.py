@@ -78,8 +78,8 @@ def build_result(replay: Replay) -> dict[str, Any]:
         })
     realized = sum((r.amount for r in eng.ledger.realized()), Decimal(0))
     total_pnl = realized + _unrealized(replay)
-    initial = eng.capital
-    ok = final_sum == initial + total_pnl - eng.taxes_withheld
+    capital = eng.capital
+    ok = final_sum == capital + total_pnl - eng.taxes_withheld
     accrued: dict[str, Decimal] = {}
     rates = replay.ps.accounts.tax
     for r in eng.ledger.realized():
@@ -110,7 +110,7 @@ def build_result(replay: Replay) -> dict[str, Any]:
         "policy_summary": {"strategies": list(replay.ps.strategies)},
         "data": {"bars": replay.params.bars, "notes": list(replay.notes),
                  "repairs": list(replay.repairs)},
-        "conservation": {"initial_capital": str(initial), "total_pnl": str(total_pnl),
+        "conservation": {"initial_capital": str(capital), "total_pnl": str(total_pnl),
                          "taxes_withheld": str(money(eng.taxes_withheld)),
                          "final_equity_sum": str(final_sum), "ok": ok},
     }

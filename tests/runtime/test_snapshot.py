@@ -59,7 +59,6 @@ def uninterrupted(policies: PolicySet) -> tuple[dict[str, Any], list[str]]:
     replay = Replay(policies, PARAMS)
     decisions = _recording(replay)
     result = replay.run()
-    assert result is not None
     return json.loads(json.dumps(result, sort_keys=True, default=str)), decisions
 
 
@@ -78,7 +77,7 @@ def test_a_replay_restored_in_a_new_process_at_random_cuts_continues_identically
     mismatches = []
     for cut in cuts:
         first = Replay(policies, PARAMS)
-        assert first.run(stop_after=cut) is None
+        assert first.advance(stop_after=cut) is False
         taken = first.engine.state.index + 1  # engine events so far (quotes, fills included)
         saved = tmp_path / f"cut-{cut}.bin"
         saved.write_bytes(first.save())
