@@ -1,4 +1,4 @@
-"""`alluse policy …`: lint, schema, init, summary (watch and graph register here too)."""
+"""`alluse policy …`: lint, schema, init, summary, rules (watch and graph register here too)."""
 
 from __future__ import annotations
 
@@ -134,6 +134,44 @@ def summary(directory: DirArg = None) -> None:
         print_issues(exc.issues, "text", base)
         raise typer.Exit(1) from None
     print_policy_summary(ps, base)
+
+
+class RulesFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@policy_app.command("rules")
+def rules(
+    directory: DirArg = None,
+    fmt: Annotated[RulesFormat, typer.Option("--format", help="text or json")] = RulesFormat.text,
+) -> None:
+    """List every rule id with its file:line, kind and expression (the ids traces use)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from alluse.adapters.policy_files import default_policy_dir, load_policy_dir
+
+    base = directory if directory is not None else default_policy_dir()
+    if not base.is_dir():
+        typer.echo(f"error: policy directory '{base}' not found", err=True)
+        raise typer.Exit(2)
+    try:
+        ps = load_policy_dir(base)
+    except PolicyLoadError as exc:
+        print_issues(exc.issues, "text", base)
+        raise typer.Exit(1) from None
+    if fmt is RulesFormat.json:
+        typer.echo(json.dumps([{**r.as_dict(), "file": str(base / r.file)}
+                               for r in ps.rules.values()], indent=2))
+        return
+    table = Table(title=f"Rules of {base} (policy {ps.short_hash})")
+    for col in ("id", "where", "kind"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("expression", overflow="fold")
+    for r in ps.rules.values():
+        table.add_row(r.id, f"{r.file}:{r.line}", r.kind, r.expression)
+    Console().print(table)
 
 
 @policy_app.command("graph")
