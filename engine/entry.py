@@ -302,7 +302,7 @@ def _rules_pass(ctx: Ctx, name: str, st: StrategyPolicy, acc: AccountInfo, symbo
             continue
         failed = res.failed
         reason = f"{acc.id} {symbol}: {failed.failing if failed else rule.if_}"
-        needed = what_would_differ(failed.text, names) if failed else ""
+        needed = what_would_differ(failed) if failed else ""
         if needed:
             reason += f" (would fire with {needed})"
         ctx.miss(rid, reason, rule.if_, values)

@@ -1,21 +1,20 @@
 """The sandboxed expression language of policy rules (`if:` conditions, order templates).
 
-simpleeval is a deny-list sandbox with a history of escapes, so every expression is first checked
-against an allow-list of AST nodes here: comparisons, boolean and arithmetic operators, names from
-the rule's context, numbers, strings, tuples of literals (for ``in``), conditional expressions and
-calls to a few named functions. No attributes, subscripts, lambdas, comprehensions, keyword
-arguments or star-args; ``**`` only with a small literal exponent. Names are checked against the
-variables the rule's context provides. The text is parsed once at load; evaluation reuses the
-parsed tree (``previously_parsed``) and never re-parses.
+Every expression is first checked against the allow-list in `alluse.engine.sandbox` (simpleeval
+is a deny-list sandbox with a history of escapes), with names checked against the variables the
+rule's context provides. The text is parsed once at load; evaluation reuses the parsed tree
+(``previously_parsed``) and never re-parses.
 
-A top-level ``and`` chain is split into clauses, each compiled separately, so an explanation can
-say which clause failed and with which values ("premium_pct 1.21 < min_premium_pct 1.5").
+A top-level ``and`` chain is split into clauses, each analysed once at load (for a single
+comparison: its operator and both sides), so a test returns structured `ClauseTrace` records —
+which clause failed, with which values, and what the changing side would have needed
+("premium_pct 1.21 < min_premium_pct 1.5"; "premium_pct >= 1.5, 0.29 more") — without parsing.
 """
 
 from __future__ import annotations
 
 import ast
-import difflib
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,9 +23,25 @@ from typing import Any
 from simpleeval import SimpleEval
 
 from alluse.engine.errors import ExecutionError
+from alluse.engine.sandbox import CMPOPS, ExpressionError, check
+
+__all__ = [
+    "FUNCTIONS",
+    "MAX_LENGTH",
+    "MAX_NODES",
+    "Clause",
+    "ClauseTrace",
+    "Evaluator",
+    "Expression",
+    "ExpressionError",
+    "ExpressionRuntimeError",
+    "Operand",
+    "TestResult",
+    "compile_expression",
+    "what_would_differ",
+]
 
 MAX_LENGTH = 500
-MAX_POW_EXPONENT = 8
 MAX_NODES = 200
 
 
@@ -43,85 +58,54 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "ceil": math.ceil,
 }
 
-_BINOPS: dict[type[ast.operator], str] = {
-    ast.Add: "+",
-    ast.Sub: "-",
-    ast.Mult: "*",
-    ast.Div: "/",
-    ast.FloorDiv: "//",
-    ast.Mod: "%",
-    ast.Pow: "**",
-}
-_CMPOPS: dict[type[ast.cmpop], str] = {
-    ast.Eq: "==",
-    ast.NotEq: "!=",
-    ast.Lt: "<",
-    ast.LtE: "<=",
-    ast.Gt: ">",
-    ast.GtE: ">=",
-    ast.In: "in",
-    ast.NotIn: "not in",
-}
 _NEGATED = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "==", "in": "not in",
             "not in": "in"}
-
-
-class ExpressionError(ValueError):
-    """An expression is not allowed or does not parse; ``col`` is 1-based within the text."""
-
-    def __init__(self, message: str, col: int = 1) -> None:
-        super().__init__(message)
-        self.col = col
 
 
 class ExpressionRuntimeError(ExecutionError):
     """A checked expression failed when evaluated (e.g. a division by zero)."""
 
 
+_ORDERING = frozenset({"<", "<=", ">", ">="})
+_MIRRORED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+
+
+@dataclass(frozen=True, slots=True)
+class Operand:
+    """One side of a single comparison, analysed once at load."""
+
+    source: str  # the name, the literal as written, or the sub-expression's text
+    kind: str  # "name" | "literal" | "expr"
+    node: ast.expr  # evaluated (for "expr") with the evaluator's parsed-tree path
+    value: Any = None  # a literal's value
+    names: tuple[str, ...] = ()  # the names inside an "expr" side, for the trace
+
+
 @dataclass(frozen=True, slots=True)
 class Clause:
+    """One top-level ``and`` clause: its text and tree, and, for a single comparison
+    (``a op b``), the operator and both sides, so a trace needs no parsing at run time."""
+
     text: str
     parsed: ast.Expr
     names: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ClauseResult:
-    text: str
-    result: bool
-    values: tuple[tuple[str, Any], ...]
-    failing: str  # readable clause with values, e.g. "premium_pct 1.21 < min_premium_pct 1.5"
-    error: str | None = None  # the clause could not be evaluated (it is neither true nor false)
-
-
-@dataclass(frozen=True, slots=True)
-class EvalResult:
-    result: bool
-    clauses: tuple[ClauseResult, ...]
-
-    @property
-    def values(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for clause in self.clauses:
-            out.update(clause.values)
-        return out
-
-    @property
-    def failed(self) -> ClauseResult | None:
-        return next((c for c in self.clauses if not c.result), None)
-
-    @property
-    def error(self) -> str | None:
-        return next((c.error for c in self.clauses if c.error is not None), None)
+    operator: str | None = None
+    compare: type[ast.cmpop] | None = None
+    left: Operand | None = None
+    right: Operand | None = None
+    subject: int = 0  # the side that can change: 0 left, 1 right (a literal on the left)
 
 
 @dataclass(frozen=True, slots=True)
 class Expression:
-    """A checked, parsed expression. Evaluate with an `Evaluator` (one per thread/task)."""
+    """A checked, parsed expression. Evaluate with an `Evaluator` (one per thread/task).
+
+    ``rule_id`` is the stable id of the rule it belongs to (`PolicySet.rules`), set at load."""
 
     text: str
     clauses: tuple[Clause, ...]
     names: tuple[str, ...] = field(default=())
+    rule_id: str = ""
 
 
 def _simple_eval(functions: Mapping[str, Callable[..., Any]]) -> SimpleEval:
@@ -136,82 +120,12 @@ def _simple_eval(functions: Mapping[str, Callable[..., Any]]) -> SimpleEval:
     return s
 
 
-def _check(node: ast.AST, allowed: frozenset[str], functions: Mapping[str, object]) -> None:
-    col = getattr(node, "col_offset", 0) + 1
-    if isinstance(node, ast.Expression):
-        _check(node.body, allowed, functions)
-    elif isinstance(node, ast.BoolOp):
-        for v in node.values:
-            _check(v, allowed, functions)
-    elif isinstance(node, ast.BinOp):
-        if type(node.op) not in _BINOPS:
-            raise ExpressionError(f"operator {type(node.op).__name__} is not allowed", col)
-        if isinstance(node.op, ast.Pow):
-            exp = node.right
-            if isinstance(exp, ast.UnaryOp) and isinstance(exp.op, ast.USub | ast.UAdd):
-                exp = exp.operand  # "x ** -2": the literal is wrapped in a unary minus
-            if not (isinstance(exp, ast.Constant) and isinstance(exp.value, int | float)
-                    and not isinstance(exp.value, bool) and abs(exp.value) <= MAX_POW_EXPONENT):
-                raise ExpressionError(
-                    f"'**' needs a literal exponent between -{MAX_POW_EXPONENT} and "
-                    f"{MAX_POW_EXPONENT}", col)
-        _check(node.left, allowed, functions)
-        _check(node.right, allowed, functions)
-    elif isinstance(node, ast.UnaryOp):
-        if not isinstance(node.op, ast.Not | ast.USub | ast.UAdd):
-            raise ExpressionError(f"operator {type(node.op).__name__} is not allowed", col)
-        _check(node.operand, allowed, functions)
-    elif isinstance(node, ast.Compare):
-        for op in node.ops:
-            if type(op) not in _CMPOPS:
-                raise ExpressionError(f"comparison {type(op).__name__} is not allowed", col)
-        _check(node.left, allowed, functions)
-        for c in node.comparators:
-            _check(c, allowed, functions)
-    elif isinstance(node, ast.IfExp):
-        for part in (node.test, node.body, node.orelse):
-            _check(part, allowed, functions)
-    elif isinstance(node, ast.Name):
-        if node.id not in allowed:
-            hint = difflib.get_close_matches(node.id, sorted(allowed), n=1)
-            more = f"; did you mean '{hint[0]}'?" if hint else ""
-            raise ExpressionError(f"unknown name '{node.id}'{more} (known: "
-                                  f"{', '.join(sorted(allowed))})", col)
-    elif isinstance(node, ast.Constant):
-        if not isinstance(node.value, int | float | str | bool) and node.value is not None:
-            raise ExpressionError(f"literal {node.value!r} is not allowed", col)
-        if isinstance(node.value, str) and len(node.value) > 100:
-            raise ExpressionError("string literal longer than 100 characters", col)
-    elif isinstance(node, ast.Tuple | ast.List):
-        for elt in node.elts:
-            if not isinstance(elt, ast.Constant):
-                raise ExpressionError("a tuple or list may hold literals only", col)
-            _check(elt, allowed, functions)
-    elif isinstance(node, ast.Call):
-        if not isinstance(node.func, ast.Name) or node.func.id not in functions:
-            name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
-            raise ExpressionError(f"call to '{name}' is not allowed (allowed functions: "
-                                  f"{', '.join(sorted(functions))})", col)
-        if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
-            raise ExpressionError("keyword and star arguments are not allowed", col)
-        for a in node.args:
-            _check(a, allowed, functions)
-    elif isinstance(node, ast.Attribute):
-        raise ExpressionError("attribute access ('.') is not allowed", col)
-    elif isinstance(node, ast.Subscript):
-        raise ExpressionError("subscripts ('[...]') are not allowed", col)
-    elif isinstance(node, ast.Lambda):
-        raise ExpressionError("lambda is not allowed", col)
-    elif isinstance(node, ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
-        raise ExpressionError("comprehensions are not allowed", col)
-    else:
-        raise ExpressionError(f"{type(node).__name__} is not allowed in an expression", col)
-
-
 def compile_expression(
     text: str,
     allowed_names: frozenset[str],
     functions: Mapping[str, Callable[..., Any]] = FUNCTIONS,
+    *,
+    rule_id: str = "",
 ) -> Expression:
     """Check and parse ``text``; raise `ExpressionError` with a 1-based column when not allowed."""
     if not isinstance(text, str) or not text.strip():
@@ -226,19 +140,43 @@ def compile_expression(
         raise ExpressionError(f"syntax error: {exc.msg}", exc.offset or 1) from None
     if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
         raise ExpressionError(f"expression has more than {MAX_NODES} parts")
-    _check(tree, allowed_names, functions)
+    check(tree, allowed_names, functions)
     body = tree.body
     parts = body.values if isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And) else [body]
-    evaluator = _simple_eval(functions)
-    clauses = []
-    all_names: list[str] = []
-    for part in parts:
-        clause_text = ast.unparse(part)
-        names = tuple(dict.fromkeys(n.id for n in ast.walk(part) if isinstance(n, ast.Name)
-                                    and n.id not in functions))
-        all_names += names
-        clauses.append(Clause(clause_text, evaluator.parse(clause_text), names))
-    return Expression(text.strip(), tuple(clauses), tuple(dict.fromkeys(all_names)))
+    fnames = frozenset(functions)
+    clauses = tuple(_clause(ast.unparse(part), fnames) for part in parts)
+    all_names = [n for c in clauses for n in c.names]
+    return Expression(text.strip(), clauses, tuple(dict.fromkeys(all_names)), rule_id)
+
+
+def _names_in(node: ast.AST, functions: frozenset[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(n.id for n in ast.walk(node) if isinstance(n, ast.Name)
+                               and n.id not in functions))
+
+
+def _operand(node: ast.expr, functions: frozenset[str]) -> Operand:
+    source = ast.unparse(node)
+    if isinstance(node, ast.Name):
+        return Operand(source, "name", node)
+    try:  # constants, literal tuples and lists, and signed numbers such as -0.5
+        return Operand(source, "literal", node, ast.literal_eval(node))
+    except ValueError:
+        return Operand(source, "expr", node, None, _names_in(node, functions))
+
+
+@functools.lru_cache(maxsize=512)
+def _clause(text: str, functions: frozenset[str] = frozenset(FUNCTIONS)) -> Clause:
+    """Analyse one clause. The tree is simpleeval's own parse of the clause text, the same tree
+    every evaluation then reuses; memoised because the same clause recurs across strategies."""
+    parsed = SimpleEval.parse(text)
+    node = parsed.value
+    names = _names_in(node, functions)
+    if not (isinstance(node, ast.Compare) and len(node.ops) == 1):
+        return Clause(text, parsed, names)
+    left, right = _operand(node.left, functions), _operand(node.comparators[0], functions)
+    subject = 1 if left.kind == "literal" and right.kind != "literal" else 0
+    compare = type(node.ops[0])
+    return Clause(text, parsed, names, CMPOPS[compare], compare, left, right, subject)
 
 
 def _fmt(value: Any) -> str:
@@ -247,51 +185,120 @@ def _fmt(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def _describe(clause: Clause, values: Mapping[str, Any], result: bool) -> str:
-    """The clause with its operands' values, negated when it failed (what made it false)."""
-    node = ast.parse(clause.text, mode="eval").body
-    if isinstance(node, ast.Compare) and len(node.ops) == 1:
-        op = _CMPOPS[type(node.ops[0])]
-        left, right = node.left, node.comparators[0]
-
-        def side(n: ast.expr) -> str:
-            src = ast.unparse(n)
-            if isinstance(n, ast.Name):
-                return f"{src} {_fmt(values.get(src))}"
-            if isinstance(n, ast.Constant | ast.Tuple | ast.List):
-                return src
-            names = [x.id for x in ast.walk(n) if isinstance(x, ast.Name) and x.id in values]
-            shown = ", ".join(f"{k}={_fmt(values[k])}" for k in dict.fromkeys(names))
-            return f"{src} ({shown})" if shown else src
-
-        shown_op = op if result else _NEGATED[op]
-        return f"{side(left)} {shown_op} {side(right)}"
-    shown = ", ".join(f"{k}={_fmt(values.get(k))}" for k in clause.names)
-    return f"{clause.text} is {result}" + (f" ({shown})" if shown else "")
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def what_would_differ(clause: str, values: Mapping[str, Any]) -> str:
-    """For a failed ``name op value`` clause: the value the name would have needed, and the gap
-    ("premium_pct >= 1.5, 0.29 more"). Empty when the clause is not that simple."""
-    node = ast.parse(clause, mode="eval").body
-    if not (isinstance(node, ast.Compare) and len(node.ops) == 1
-            and isinstance(node.left, ast.Name)
-            and type(node.ops[0]) in (ast.Lt, ast.LtE, ast.Gt, ast.GtE)):
-        return ""
-    right = node.comparators[0]
-    if isinstance(right, ast.Name):
-        target = values.get(right.id)
-    elif isinstance(right, ast.Constant):
-        target = right.value
+def _needed(clause: Clause, left: Any, right: Any, result: bool) -> tuple[Any, float | None]:
+    """The value the clause's subject side would need to flip the result, and how far it is."""
+    have, target = (left, right) if clause.subject == 0 else (right, left)
+    numeric = _is_number(have) and _is_number(target)
+    gap = abs(float(target) - float(have)) if numeric else None
+    if clause.operator in _ORDERING:
+        return (target, gap) if numeric else (None, None)
+    if clause.operator == "==" and not result:
+        return target, gap
+    return None, None
+
+
+@dataclass(frozen=True, slots=True)
+class ClauseTrace:
+    """What one clause saw and decided: a structured record, rendered only at the edge.
+
+    For a single comparison ``operator`` is its operator and ``operands`` its two sides as
+    (name, literal or sub-expression text, value); otherwise ``operator`` is None and
+    ``operands`` are the names the clause read. ``needed`` is the value the changing side
+    would need to flip the result (the boundary of an ordering comparison, the other side of a
+    failed ``==``), ``gap`` how far it is from there; both None when no single value would do.
+    ``error`` says why the clause could not be evaluated (it is then false, with no operands).
+    """
+
+    rule_id: str
+    text: str
+    operator: str | None
+    operands: tuple[tuple[str, Any], ...]
+    result: bool
+    needed: Any = None
+    gap: float | None = None
+    error: str | None = None
+    values: tuple[tuple[str, Any], ...] = ()  # every name the clause reads, with its value
+    clause: Clause | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def failing(self) -> str:
+        """The clause with its values, negated when false (what made it false):
+        ``premium_pct 1.21 < min_premium_pct 1.5``."""
+        if self.error is not None:
+            return f"error in '{self.text}': {self.error}"
+        c = self.clause
+        if self.operator is None or c is None or c.left is None or c.right is None:
+            shown = ", ".join(f"{k}={_fmt(v)}" for k, v in self.values)
+            return f"{self.text} is {self.result}" + (f" ({shown})" if shown else "")
+        known = dict(self.values)
+
+        def side(operand: Operand, value: Any) -> str:
+            if operand.kind == "name":
+                return f"{operand.source} {_fmt(value)}"
+            if operand.kind == "literal":
+                return operand.source
+            shown = ", ".join(f"{k}={_fmt(known[k])}" for k in operand.names if k in known)
+            return f"{operand.source} ({shown})" if shown else operand.source
+
+        op = self.operator if self.result else _NEGATED[self.operator]
+        return f"{side(c.left, self.operands[0][1])} {op} {side(c.right, self.operands[1][1])}"
+
+
+@dataclass(frozen=True, slots=True)
+class TestResult:
+    """Every clause of one expression evaluated (no short-circuit). ``result`` is false when a
+    clause is false or could not be evaluated; ``error`` is the first evaluation error."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    result: bool
+    clauses: tuple[ClauseTrace, ...]
+    rule_id: str = ""
+    error: str | None = None
+
+    @property
+    def values(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for clause in self.clauses:
+            out.update(clause.values)
+        return out
+
+    @property
+    def failed(self) -> ClauseTrace | None:
+        return next((c for c in self.clauses if not c.result), None)
+
+
+def what_would_differ(clause: ClauseTrace | str, values: Mapping[str, Any] | None = None) -> str:
+    """For a failed ordering comparison: the value its changing side would have needed, and the
+    gap ("premium_pct >= 1.5, 0.29 more"). Empty when no single value says it.
+
+    Takes the `ClauseTrace` (nothing is parsed). The older form, the clause text and the values,
+    still works for simple ``name op name|literal`` clauses (each text analysed once)."""
+    if isinstance(clause, str):
+        shape = _clause(clause)
+        if shape.left is None or shape.right is None or "expr" in (shape.left.kind,
+                                                                   shape.right.kind):
+            return ""
+        got = values or {}
+        left, right = (got.get(o.source) if o.kind == "name" else o.value
+                       for o in (shape.left, shape.right))
+        needed, gap = _needed(shape, left, right, False)
+        source = (shape.left, shape.right)[shape.subject].source
     else:
+        shape = clause.clause if clause.clause is not None else _clause(clause.text)
+        if clause.result or clause.error is not None or len(clause.operands) != 2:
+            return ""
+        needed, gap = clause.needed, clause.gap
+        source = clause.operands[shape.subject][0]
+    if shape.operator not in _ORDERING or gap is None:
         return ""
-    have = values.get(node.left.id)
-    if not isinstance(have, int | float) or not isinstance(target, int | float):
-        return ""
-    op = _CMPOPS[type(node.ops[0])]
-    gap = abs(float(target) - float(have))
+    op = shape.operator if shape.subject == 0 else _MIRRORED[shape.operator]
     direction = "more" if op in (">", ">=") else "less"
-    return f"{node.left.id} {op} {_fmt(target)}, {_fmt(gap)} {direction}"
+    return f"{source} {op} {_fmt(needed)}, {_fmt(gap)} {direction}"
 
 
 class Evaluator:
@@ -316,20 +323,37 @@ class Evaluator:
             return self._eval(expr.clauses[0])
         return all(self._eval(c) for c in expr.clauses)
 
-    def test(self, expr: Expression, names: Mapping[str, Any]) -> EvalResult:
+    def _side(self, clause: Clause, operand: Operand, names: Mapping[str, Any]) -> Any:
+        if operand.kind == "literal":
+            return operand.value
+        if operand.kind == "name" and operand.source in names:
+            return names[operand.source]
+        # a sub-expression, or a missing name (simpleeval raises its own error for it)
+        return self._s.eval(clause.text, previously_parsed=operand.node)
+
+    def trace(self, clause: Clause, names: Mapping[str, Any], rule_id: str = "") -> ClauseTrace:
+        """Evaluate one clause. ``names`` must also be the evaluator's names (see `test`)."""
+        values = tuple((n, names.get(n)) for n in clause.names)
+        try:
+            if clause.compare is None or clause.left is None or clause.right is None:
+                result = bool(self._s.eval(clause.text, previously_parsed=clause.parsed))
+                return ClauseTrace(rule_id, clause.text, None, values, result, values=values,
+                                   clause=clause)
+            left = self._side(clause, clause.left, names)
+            right = self._side(clause, clause.right, names)
+            result = bool(self._s.operators[clause.compare](left, right))
+        except Exception as exc:  # a clause that cannot be evaluated is false, with the error
+            return ClauseTrace(rule_id, clause.text, clause.operator, (), False,
+                               error=f"{type(exc).__name__}: {exc}", values=values,
+                               clause=clause)
+        needed, gap = _needed(clause, left, right, result)
+        return ClauseTrace(rule_id, clause.text, clause.operator,
+                           ((clause.left.source, left), (clause.right.source, right)), result,
+                           needed, gap, None, values, clause)
+
+    def test(self, expr: Expression, names: Mapping[str, Any]) -> TestResult:
         """Evaluate every clause (no short-circuit, so the trace shows every value it read)."""
-        self._s.names = dict(names)
-        results = []
-        ok = True
-        for clause in expr.clauses:
-            values = tuple((n, names.get(n)) for n in clause.names)
-            try:
-                res = bool(self._eval(clause))
-            except ExpressionRuntimeError as exc:  # a clause that cannot be evaluated is false
-                ok = False
-                results.append(ClauseResult(clause.text, False, values, f"error in {exc}",
-                                            str(exc)))
-                continue
-            ok = ok and res
-            results.append(ClauseResult(clause.text, res, values, _describe(clause, names, res)))
-        return EvalResult(ok, tuple(results))
+        self._s.names = names if isinstance(names, dict) else dict(names)
+        traces = tuple(self.trace(c, names, expr.rule_id) for c in expr.clauses)
+        error = next((t.error for t in traces if t.error is not None), None)
+        return TestResult(all(t.result for t in traces), traces, expr.rule_id, error)

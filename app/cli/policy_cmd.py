@@ -1,4 +1,4 @@
-"""`alluse policy …`: lint, schema, init, summary (watch and graph register here too)."""
+"""`alluse policy …`: lint, schema, init, summary, rules (watch and graph register here too)."""
 
 from __future__ import annotations
 
@@ -121,6 +121,36 @@ def summary(directory: DirArg = None) -> None:
     from alluse.cli.summary import print_policy_summary
 
     print_policy_summary(*load_policies(directory))
+
+
+class RulesFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@policy_app.command("rules")
+def rules(
+    directory: DirArg = None,
+    fmt: Annotated[RulesFormat, typer.Option("--format", help="text or json")] = RulesFormat.text,
+) -> None:
+    """List every rule id with its file:line, kind and expression (the ids traces use)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from alluse.cli.policy_dir import load_policies
+
+    ps, base = load_policies(directory)
+    if fmt is RulesFormat.json:
+        typer.echo(json.dumps([{**r.as_dict(), "file": str(base / r.file)}
+                               for r in ps.rules.values()], indent=2))
+        return
+    table = Table(title=f"Rules of {base} (policy {ps.short_hash})")
+    for col in ("id", "where", "kind"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("expression", overflow="fold")
+    for r in ps.rules.values():
+        table.add_row(r.id, f"{r.file}:{r.line}", r.kind, r.expression)
+    Console().print(table)
 
 
 @policy_app.command("graph")

@@ -251,11 +251,7 @@ def check_cross_references(models: dict[str, BaseModel], docs: dict[str, YamlDoc
             if sel.method == "delta_band" and sel.delta_min >= sel.delta_max:
                 c.add(f, (*sel_path, "delta_min"), f"delta band {sel.delta_min}-{sel.delta_max} "
                       "is empty")
-        seen: set[str] = set()
-        for i, entry_rule in enumerate(st.rules):
-            if entry_rule.id in seen:
-                c.add(f, ("rules", i, "id"), f"duplicate rule id '{entry_rule.id}'", rule=entry_rule.id)
-            seen.add(entry_rule.id)
+        for i, entry_rule in enumerate(st.rules):  # duplicate ids: rules.build_rules
             c.expression(f, ("rules", i, "if"), entry_rule.if_, N.ENTRY_RULE, entry_rule.id)
             if entry_rule.on_fail == "hitl_alert" and entry_rule.alert is None:
                 c.add(f, ("rules", i), "on_fail: hitl_alert needs an 'alert'", rule=entry_rule.id)

@@ -13,7 +13,7 @@ import json
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -33,6 +33,7 @@ from alluse.engine.policy.models import (
     StrategyPolicy,
     WeekTypesPolicy,
 )
+from alluse.engine.policy.rules import RuleInfo, build_rules, owner
 from alluse.engine.policy.yamlsource import YamlDoc, parse_yaml
 
 REQUIRED_FILES = tuple(POLICY_FILES)
@@ -40,7 +41,12 @@ REQUIRED_FILES = tuple(POLICY_FILES)
 
 @dataclass(frozen=True, slots=True)
 class PolicySet:
-    """An immutable, validated policy set, identified by the hash of what it says."""
+    """An immutable, validated policy set, identified by the hash of what it says.
+
+    ``rules`` maps every stable rule id (``strategies/gen_acc#rules/premium_floor``, see
+    `alluse.engine.policy.rules`) to where the rule lives; each compiled expression carries the
+    id of the rule it belongs to (`Expression.rule_id`).
+    """
 
     protocols: ProtocolsPolicy
     accounts: AccountsPolicy
@@ -54,6 +60,7 @@ class PolicySet:
     expressions_by_path: Mapping[tuple[str | int, ...], Expression]
     hash: str
     file_hashes: Mapping[str, str]
+    rules: Mapping[str, RuleInfo]
 
     @property
     def short_hash(self) -> str:
@@ -234,12 +241,16 @@ def load_policy_set(files: Mapping[str, bytes]) -> PolicySet:
         raise PolicyLoadError(issues)
     expressions: dict[str, Expression] = {}
     issues += check_cross_references(models, docs, expressions)
+    rules, duplicates = build_rules(models, docs)
+    issues += duplicates
     if issues:
         raise PolicyLoadError(issues)
     by_path: dict[tuple[str | int, ...], Expression] = {}
     for key, compiled in expressions.items():
         file, _, dotted = key.partition("#")
-        by_path[(file, *(int(p) if p.isdigit() else p for p in dotted.split(".")))] = compiled
+        path = tuple(int(p) if p.isdigit() else p for p in dotted.split("."))
+        expressions[key] = replace(compiled, rule_id=owner(rules, file, path))
+        by_path[(file, *path)] = expressions[key]
     strategies = {n.removeprefix(STRATEGY_DIR + "/").removesuffix(".yaml"): m
                   for n, m in models.items() if n.startswith(STRATEGY_DIR + "/")}
     return PolicySet(
@@ -257,4 +268,5 @@ def load_policy_set(files: Mapping[str, bytes]) -> PolicySet:
         hash=_canonical_hash(models),
         file_hashes=types.MappingProxyType(
             {n: hashlib.sha256(b).hexdigest() for n, b in sorted(files.items())}),
+        rules=types.MappingProxyType(rules),
     )

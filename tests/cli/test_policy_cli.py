@@ -194,3 +194,51 @@ def test_watch_missing_directory_is_a_usage_error_exit_2(tmp_path):
     """No directory, nothing to watch: exit 2 at once."""
     result = alluse("policy", "watch", str(tmp_path / "nope"))
     assert (2, True) == (result.returncode, "not found" in result.stderr)
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def written_key(rule_id: str) -> str:
+    """What a rule's own line says at its column: `id: premium_floor`, `level: 1`, `green:`…"""
+    section, _, key = rule_id.split("#")[1].partition("/")
+    by_item = {"rules": "id", "levels": "level", "fork": "account_type",
+               "reinvestment": "account_type"}
+    return f"{by_item[section]}: {key}" if section in by_item else f"{key or section}:"
+
+
+def test_rules_json_ids_are_unique_and_each_points_at_its_line():
+    """--format json: one object per rule; ids unique; each file:line:col is the rule's own line."""
+    base = default_policy_dir()
+    result = alluse("policy", "rules", str(base), "--format", "json")
+    rules = json.loads(result.stdout)
+    ids = [r["id"] for r in rules]
+    assert (0, len(ids)) == (result.returncode, len(set(ids)))
+    assert {"strategies/gen_acc#rules/premium_floor", "strategies/gen_acc#entry",
+            "protocols#levels/1", "week_types#modes/green", "week_types#types/P-EW",
+            "accounts#fork/GEN-ACC", "accounts#merge",
+            "risk#circuit_breakers/consecutive_losses"} <= set(ids)
+    seen = []
+    for r in rules:
+        line = Path(r["file"]).read_text("utf-8").splitlines()[r["line"] - 1]
+        seen.append((r["id"], r["file"], line[r["col"] - 1:].startswith(written_key(r["id"]))))
+    assert [(r["id"], str(base / (r["id"].split("#")[0] + ".yaml")), True) for r in rules] == seen
+
+
+def test_rules_text_is_a_table_with_ids_and_lines():
+    """Text: a table naming each rule id with its file:line and kind."""
+    result = alluse("policy", "rules", str(default_policy_dir()))
+    assert 0 == result.returncode, result.stderr
+    row = next(ln for ln in result.stdout.splitlines() if "gen_acc#rules/premium_floor" in ln)
+    assert ["strategies/gen_acc#rules/premium_floor", "entry_rule"] == [
+        part for part in (p.strip() for p in row.split("│")) if part in (
+            "strategies/gen_acc#rules/premium_floor", "entry_rule")]
+    assert "strategies/gen_acc.yaml:" in row
+
+
+def test_rules_on_an_invalid_set_prints_the_lint_lines_and_exits_1(tmp_path):
+    """A set that does not load lists no rules: its problems, exit 1."""
+    policy_copy(tmp_path / "p", "72_duplicate_fork_rule")
+    result = alluse("policy", "rules", "p", cwd=tmp_path)
+    assert (1, expected("72_duplicate_fork_rule", "p/")) == (result.returncode,
+                                                              result.stdout.splitlines())

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import ast
+
 import pytest
 
 from alluse.engine.expressions import (
@@ -11,6 +13,7 @@ from alluse.engine.expressions import (
     Evaluator,
     ExpressionError,
     compile_expression,
+    what_would_differ,
 )
 from alluse.engine.policy import names
 
@@ -146,3 +149,100 @@ def test_evaluator_reuses_the_parsed_tree():
     ev = Evaluator()
     assert [False, True] == [ev.value(expr, {"x": v}) for v in (0, 2)]
     assert parsed is expr.clauses[0].parsed
+
+
+# --------------------------------------------------------------------------- clause traces
+
+ENTRY = {"premium_pct": 1.21, "min_premium_pct": 1.5, "delta": -0.2, "price": 100.0, "atr": 4.0,
+         "symbol": "TSLA", "x": 0}
+
+
+def test_clause_trace_of_a_comparison_has_operator_operands_needed_and_gap():
+    """A failed `a >= b`: both sides with their values, the boundary and the distance to it."""
+    expr = compile_expression("premium_pct >= min_premium_pct", NAMES,
+                              rule_id="strategies/gen_acc#rules/premium_floor")
+    trace = Evaluator().test(expr, ENTRY).clauses[0]
+    assert ("strategies/gen_acc#rules/premium_floor", "premium_pct >= min_premium_pct", ">=",
+            (("premium_pct", 1.21), ("min_premium_pct", 1.5)), False, 1.5, None) == (
+        trace.rule_id, trace.text, trace.operator, trace.operands, trace.result, trace.needed,
+        trace.error)
+    assert 0.29 == pytest.approx(trace.gap)
+
+
+def test_sub_expression_sides_carry_their_evaluated_value():
+    """A side that is arithmetic shows its text and its value, and the boundary is that value."""
+    trace = Evaluator().test(compile_expression("price >= 20 * atr + 1", NAMES), ENTRY).clauses[0]
+    assert ((("price", 100.0), ("20 * atr + 1", 81.0)), True, 81.0, 19.0) == (
+        trace.operands, trace.result, trace.needed, trace.gap)
+    assert "price 100 >= 20 * atr + 1 (atr=4)" == trace.failing
+
+
+def test_a_literal_on_the_left_makes_the_right_side_the_one_to_change():
+    """`1.5 <= premium_pct` says what premium_pct needed, as `premium_pct >= 1.5` would."""
+    trace = Evaluator().test(compile_expression("1.5 <= premium_pct", NAMES), ENTRY).clauses[0]
+    assert (1.5, "premium_pct >= 1.5, 0.29 more") == (trace.needed, what_would_differ(trace))
+
+
+def test_a_failed_equality_needs_the_other_side_and_other_operators_need_nothing():
+    """`symbol == 'NVDA'` false needs 'NVDA'; `in`, `!=` and non-comparisons name no value."""
+    ev = Evaluator()
+    traces = [ev.test(compile_expression(t, NAMES), ENTRY).clauses[0] for t in (
+        "symbol == 'NVDA'", "symbol in ('NVDA', 'AAPL')", "symbol != 'TSLA'", "not x",
+        "0 < x < 1")]
+    assert [("==", "NVDA", None), ("in", None, None), ("!=", None, None), (None, None, None),
+            (None, None, None)] == [(t.operator, t.needed, t.gap) for t in traces]
+    assert [("x", 0)] == list(traces[3].operands)
+
+
+def test_evaluation_error_is_explicit_and_the_clause_is_false():
+    """Division by zero: the clause and the test are false, and `error` says why."""
+    expr = compile_expression("price / x > 1 and atr > 1", NAMES, rule_id="r")
+    result = Evaluator().test(expr, ENTRY)
+    failed = result.failed
+    assert (False, "ZeroDivisionError: float division by zero", "r") == (
+        result.result, result.error, result.rule_id)
+    assert ("ZeroDivisionError: float division by zero", (), "error in 'price / x > 1': "
+            "ZeroDivisionError: float division by zero", "") == (
+        failed.error, failed.operands, failed.failing, what_would_differ(failed))
+    assert [None, None] == [result.clauses[1].error, Evaluator().test(
+        compile_expression("atr > 1", NAMES), ENTRY).error]
+
+
+def test_a_false_clause_is_not_an_error():
+    """False and failed-to-evaluate are told apart."""
+    result = Evaluator().test(compile_expression("x > 1", NAMES), ENTRY)
+    assert (False, None, None) == (result.result, result.error, result.failed.error)
+
+
+def test_what_would_differ_reads_the_trace_and_the_older_text_form_agrees():
+    """The trace's needed/gap give the same words as the clause text with the values."""
+    expr = compile_expression("premium_pct >= min_premium_pct and atr < 2", NAMES)
+    result = Evaluator().test(expr, ENTRY)
+    assert (["premium_pct >= 1.5, 0.29 more", "atr < 2, 2 less"],
+            ["premium_pct >= 1.5, 0.29 more", "atr < 2, 2 less"]) == (
+        [what_would_differ(c) for c in result.clauses],
+        [what_would_differ(c.text, ENTRY) for c in result.clauses])
+
+
+def test_what_would_differ_is_empty_for_a_clause_that_held():
+    """Nothing would have had to differ for a true clause."""
+    trace = Evaluator().test(compile_expression("atr > 1", NAMES), ENTRY).clauses[0]
+    assert ("", 1, 3.0) == (what_would_differ(trace), trace.needed, trace.gap)
+
+
+def test_test_and_its_trace_text_never_parse(monkeypatch):
+    """The clauses were analysed at load: evaluating and explaining parses nothing."""
+    expr = compile_expression("premium_pct >= min_premium_pct and abs(delta) <= 0.1 and "
+                              "(1 if x else 0)", NAMES)
+
+    def no_parse(*args, **kwargs):
+        raise AssertionError("parsed at run time")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ast, "parse", no_parse)
+        result = Evaluator().test(expr, ENTRY)
+        failing = [c.failing for c in result.clauses]
+        differ = [what_would_differ(c) for c in result.clauses]
+    assert ["premium_pct 1.21 < min_premium_pct 1.5", "abs(delta) (delta=-0.2) > 0.1",
+            "1 if x else 0 is False (x=0)"] == failing
+    assert ["premium_pct >= 1.5, 0.29 more", "abs(delta) <= 0.1, 0.1 less", ""] == differ
