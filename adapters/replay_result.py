@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from alluse.engine.accounts import cents
+from alluse.engine.tax import tax_by_year
 
 if TYPE_CHECKING:
     from alluse.adapters.replay import Replay
@@ -71,12 +72,10 @@ def build_result(replay: Replay) -> dict[str, Any]:
     total_pnl = realized + _unrealized(replay)
     initial = eng.capital
     ok = final_sum == initial + total_pnl - eng.taxes_withheld
-    accrued: dict[str, Decimal] = {}
     rates = replay.ps.accounts.tax
-    for r in eng.ledger.realized():
-        rate = Decimal(str(rates.long_term_rate if r.character == "LT" else rates.short_term_rate))
-        key = str(r.date.year)
-        accrued[key] = accrued.get(key, Decimal(0)) + r.amount * rate
+    # every account's results netted per year as one taxpayer's (the ledger's wash-sale scope)
+    years = tax_by_year(eng.ledger.realized(), rates.short_term_rate, rates.long_term_rate)
+    last = years[max(years)] if years else None
     escalations: dict[str, int] = {}
     for c in replay.protocol_levels:
         if int(c["to"][1:]) > int(c["from"][1:]):
@@ -95,7 +94,11 @@ def build_result(replay: Replay) -> dict[str, Any]:
         "premium_weekly": [{"week": w, "premium": round(p, 2)}
                            for w, p in sorted(replay.premium_weekly.items())],
         "taxes": {"withheld": str(cents(eng.taxes_withheld)),
-                  "accrued_by_year": {y: str(cents(v)) for y, v in sorted(accrued.items())}},
+                  "accrued_by_year": {str(y): str(t.tax) for y, t in years.items()},
+                  "loss_deduction_by_year": {str(y): str(t.deduction) for y, t in years.items()
+                                             if t.deduction},
+                  "loss_carried_forward": {"ST": str(last.carry_st if last else cents(0)),
+                                           "LT": str(last.carry_lt if last else cents(0))}},
         "trades": replay.trades,
         "total_pnl": float(total_pnl),
         "policy_summary": {"strategies": list(replay.ps.strategies)},

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from alluse.engine.machines import AccountModel
 from alluse.engine.policy.models import AccountsPolicy
+from alluse.engine.tax import ForkCursor
 
 CENT = Decimal("0.01")
 
@@ -25,7 +26,8 @@ class AccountInfo:
     initial_capital: Decimal
     created_at: dt.datetime | None
     model: AccountModel
-    realized_baseline: Decimal = Decimal(0)  # realized P&L at the last reset (fork)
+    # where the last fork left the account's realized results: the next fork's gain starts there
+    tax_cursor: ForkCursor = field(default_factory=ForkCursor)
 
     @property
     def state(self) -> str:

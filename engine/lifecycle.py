@@ -7,14 +7,18 @@ import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from alluse.engine.accounts import cents, split_amounts
+from alluse.engine.accounts import split_amounts
 from alluse.engine.calendar import NY
 from alluse.engine.decisions import Value
 from alluse.engine.errors import EventError
+from alluse.engine.events import OptionContract
+from alluse.engine.ledger import Key
 from alluse.engine.policy.common import WEEKDAY_INDEX
 from alluse.engine.protocol import ShortOption
+from alluse.engine.tax import ForkGain, TaxRates, fork_gain
 
 if TYPE_CHECKING:
+    from alluse.engine.accounts import AccountInfo
     from alluse.engine.core import Engine
     from alluse.engine.events import Assignment, Clock, Expiration, Fill
 
@@ -192,23 +196,35 @@ def level_actions(eng: Engine, pos: ShortOption, price: float, mult: float, old:
 
 # ---------------------------------------------------------------------- accounts
 
-def _tax(eng: Engine, account: str, since: Decimal) -> tuple[Decimal, Decimal, Decimal]:
-    """(realized since the last reset, tax on it at the policy's rates, post-tax gain)."""
-    st = lt = Decimal(0)
-    for r in eng.ledger.realized():
-        if r.account != account:
+def _tax(eng: Engine, account: AccountInfo, ts: dt.datetime) -> ForkGain:
+    """The account's post-tax gain since its last fork (accounts.yaml tax; engine/tax.py)."""
+    pol = eng.ps.accounts.tax
+    rates = TaxRates.of(pol.short_term_rate, pol.long_term_rate)
+    if pol.gains_basis == "realized":
+        return fork_gain(eng.ledger, account.id, account.tax_cursor, rates)
+    return fork_gain(eng.ledger, account.id, account.tax_cursor, rates, pol.gains_basis,
+                     marks=_marks(eng, account.id), as_of=ts.astimezone(NY).date())
+
+
+def _marks(eng: Engine, account: str) -> dict[Key, float | Decimal]:
+    """The account's positions at the prices ``Engine.equity`` uses: stock at the last price (its
+    basis when none yet), options at the quote's mid, else their intrinsic value."""
+    marks: dict[Key, float | Decimal] = {}
+    lots = eng.ledger.lots(account)
+    for lot in lots:
+        st = eng.market.get(lot.symbol)
+        price = st.price if st is not None else None
+        if lot.expiry is None or lot.strike is None or lot.right is None:
+            same = [x for x in lots if x.symbol == lot.symbol and x.expiry is None]
+            marks[lot.symbol] = price if price is not None else (
+                sum(x.basis for x in same) / sum(x.quantity for x in same))
             continue
-        if r.character == "LT":
-            lt += r.amount
-        else:
-            st += r.amount
-    total = st + lt - since
-    tax_policy = eng.ps.accounts.tax
-    st_part = max(total - max(lt, Decimal(0)), Decimal(0))
-    lt_part = max(min(lt, total), Decimal(0))
-    tax = cents(st_part * Decimal(str(tax_policy.short_term_rate))
-                + lt_part * Decimal(str(tax_policy.long_term_rate)))
-    return total, tax, total - tax
+        q = st.quotes.get((lot.expiry, lot.strike, lot.right)) if st is not None else None
+        intrinsic = (0.0 if price is None else max(lot.strike - price, 0.0) if lot.right == "P"
+                     else max(price - lot.strike, 0.0))
+        marks[OptionContract(lot.symbol, lot.expiry, lot.strike, lot.right)] = (
+            q.mid if q is not None else intrinsic)
+    return marks
 
 
 def fork_and_merge(eng: Engine, ev: Clock) -> None:
@@ -219,11 +235,12 @@ def fork_and_merge(eng: Engine, ev: Clock) -> None:
         # Forked-unit accounts grow toward a merge, not another fork (accounts.yaml).
         if fr is None or acc.state not in ("active", "fork_pending"):
             continue
-        gain, tax, post = _tax(eng, acc.id, acc.realized_baseline)
+        fg = _tax(eng, acc, ev.ts)
+        gain, post = fg.gain, fg.post_tax
         rule = f"accounts.fork.{acc.type}"
         values: tuple[tuple[str, Value], ...] = (
-            ("realized_gain", float(gain)), ("tax", float(tax)), ("post_tax_gain", float(post)),
-            ("threshold", fr.threshold_post_tax_gain))
+            ("realized_gain", float(fg.realized)), ("tax", float(fg.tax)),
+            ("post_tax_gain", float(post)), ("threshold", fr.threshold_post_tax_gain))
         if post < Decimal(str(fr.threshold_post_tax_gain)):
             continue
         # The realized gain leaves in cash: the tax is withheld, the rest funds the new unit. It
@@ -235,17 +252,17 @@ def fork_and_merge(eng: Engine, ev: Clock) -> None:
                          f"{fr.threshold_post_tax_gain:,.0f}; fork pending until {gain:,.2f} of "
                          f"cash is free (free now {eng.free_cash(acc.id):,.2f})", "", values)
             continue
-        _fork(eng, acc.id, fr.split, gain, tax, rule, values, ev.ts)
+        _fork(eng, acc.id, fr.split, fg, rule, values, ev.ts)
     _merges(eng, ev)
 
 
-def _fork(eng: Engine, acc_id: str, split: dict[str, float], gain: Decimal, tax: Decimal,
+def _fork(eng: Engine, acc_id: str, split: dict[str, float], fg: ForkGain,
           rule: str, values: tuple[tuple[str, Value], ...], ts: dt.datetime) -> None:
     acc = eng.tree.accounts[acc_id]
     if acc.state == "active":
         eng.machines.account.fire(acc.model, "request_fork", rule, values)
-    withheld = tax if eng.ps.accounts.tax.withhold_at_fork else Decimal(0)
-    moved = gain - withheld
+    withheld = fg.tax if eng.ps.accounts.tax.withhold_at_fork else Decimal(0)
+    moved = fg.gain - withheld
     if moved <= 0:
         return
     if withheld > 0:
@@ -260,11 +277,11 @@ def _fork(eng: Engine, acc_id: str, split: dict[str, float], gain: Decimal, tax:
         eng.ledger.open_account(child.id, Decimal(0))
         eng.ledger.transfer(acc_id, child.id, amount, ts)
         created.append(child.id)
-    acc.realized_baseline += gain
+    acc.tax_cursor = fg.cursor
     eng.machines.account.fire(acc.model, "complete_fork", rule, values)
     eng.forks.append({"date": ts.astimezone(NY).date().isoformat(), "parent": acc_id,
                       "unit": unit, "accounts": created, "amount": str(moved),
-                      "tax_withheld": str(withheld)})
+                      "tax_withheld": str(withheld), "realized_index": fg.cursor.index})
     eng.fire(rule, f"{acc_id} forked {moved:,.2f} (post-tax, {withheld:,.2f} tax withheld) into "
              f"{' + '.join(created)}; {acc_id}'s realized gain resets to 0 over its initial "
              f"{acc.initial_capital:,.2f}", "", values)
