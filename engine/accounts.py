@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from alluse.engine.ledger import money
 from alluse.engine.machines import AccountModel
 from alluse.engine.policy.models import AccountsPolicy
+from alluse.engine.tax import ForkCursor
 
 
 @dataclass(eq=False, slots=True)
@@ -20,7 +21,8 @@ class AccountInfo:
     initial_capital: Decimal
     created_at: dt.datetime | None
     model: AccountModel
-    realized_baseline: Decimal = Decimal(0)  # realized P&L at the last reset (fork)
+    # where the last fork left the account's realized results: the next fork's gain starts there
+    tax_cursor: ForkCursor = field(default_factory=ForkCursor)
 
     @property
     def state(self) -> str:

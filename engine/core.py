@@ -23,7 +23,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from alluse.engine import accounts, alerting, indicators, ledger, machines, market, protocol, state
+from alluse.engine import (
+    accounts,
+    alerting,
+    indicators,
+    ledger,
+    machines,
+    market,
+    protocol,
+    state,
+    tax,
+)
 from alluse.engine import entry as entry_mod
 from alluse.engine.accounts import AccountTree
 from alluse.engine.calendar import NY, MarketCalendar, nyse_calendar
@@ -63,7 +73,7 @@ CODEC = Codec([
     machines.AccountModel, machines.WheelModel, machines.ProtocolModel, Ledger, ledger._Lot,
     ledger._Loss, ledger.Realized, ledger.Transfer, OptionContract, market.SymbolState,
     market.Quote, indicators.WilderATR, indicators.WilderRSI, indicators.MACD, indicators._EMA,
-    indicators.MACDValue, protocol.ShortOption, alerting.AlertThrottle,
+    indicators.MACDValue, protocol.ShortOption, alerting.AlertThrottle, tax.ForkCursor,
 ])
 
 

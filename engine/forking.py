@@ -11,28 +11,44 @@ from __future__ import annotations
 from decimal import Decimal
 
 from alluse.engine import portfolio
-from alluse.engine.accounts import split_amounts
+from alluse.engine.accounts import AccountInfo, split_amounts
 from alluse.engine.context import Ctx, Values
-from alluse.engine.ledger import money
+from alluse.engine.events import OptionContract
+from alluse.engine.ledger import Key
 from alluse.engine.risk import rebase_day_start
 from alluse.engine.state import TAX_ACCOUNT
+from alluse.engine.tax import ForkGain, TaxRates, fork_gain
 
 
-def fork_tax(ctx: Ctx, account: str, since: Decimal) -> tuple[Decimal, Decimal, Decimal]:
-    """(realized since the last reset, tax on it at the policy's rates, post-tax gain)."""
-    st = lt = Decimal(0)
-    for r in ctx.state.ledger.realized(account):
-        if r.character == "LT":
-            lt += r.amount
-        else:
-            st += r.amount
-    total = st + lt - since
-    tax_policy = ctx.ps.accounts.tax
-    st_part = max(total - max(lt, Decimal(0)), Decimal(0))
-    lt_part = max(min(lt, total), Decimal(0))
-    tax = money(st_part * Decimal(str(tax_policy.short_term_rate))
-                + lt_part * Decimal(str(tax_policy.long_term_rate)))
-    return total, tax, total - tax
+def fork_tax(ctx: Ctx, acc: AccountInfo) -> ForkGain:
+    """The account's post-tax gain since its last fork (accounts.yaml tax; `engine.tax`)."""
+    pol = ctx.ps.accounts.tax
+    rates = TaxRates.of(pol.short_term_rate, pol.long_term_rate)
+    ledger = ctx.state.ledger
+    if pol.gains_basis == "realized":
+        return fork_gain(ledger, acc.id, acc.tax_cursor, rates)
+    return fork_gain(ledger, acc.id, acc.tax_cursor, rates, pol.gains_basis,
+                     marks=_marks(ctx, acc.id), as_of=ctx.today)
+
+
+def _marks(ctx: Ctx, account: str) -> dict[Key, float | Decimal]:
+    """The account's positions at the prices `portfolio.equity` uses: stock at the last price
+    (its basis when there is none yet), options at the quote's mid, else intrinsic value."""
+    state = ctx.state
+    marks: dict[Key, float | Decimal] = {}
+    lots = state.ledger.lots(account)
+    for lot in lots:
+        if lot.expiry is None or lot.strike is None or lot.right is None:
+            st = state.market.get(lot.symbol)
+            price = st.price if st is not None else None
+            same = [x for x in lots if x.symbol == lot.symbol and x.expiry is None]
+            marks[lot.symbol] = price if price is not None else (
+                sum((x.basis for x in same), Decimal(0)) / sum(x.quantity for x in same))
+            continue
+        marks[OptionContract(lot.symbol, lot.expiry, lot.strike, lot.right)] = \
+            portfolio.contract_mark(state, lot.symbol, lot.expiry, lot.strike, lot.right,
+                                    lot.strike)
+    return marks
 
 
 def fork_and_merge(ctx: Ctx) -> None:
@@ -43,11 +59,12 @@ def fork_and_merge(ctx: Ctx) -> None:
         # Forked-unit accounts grow toward a merge, not another fork (accounts.yaml).
         if fr is None or acc.state not in ("active", "fork_pending"):
             continue
-        gain, tax, post = fork_tax(ctx, acc.id, acc.realized_baseline)
+        fg = fork_tax(ctx, acc)
+        gain, post = fg.gain, fg.post_tax
         rule = f"accounts.fork.{acc.type}"
         values: Values = (
-            ("realized_gain", float(gain)), ("tax", float(tax)), ("post_tax_gain", float(post)),
-            ("threshold", fr.threshold_post_tax_gain))
+            ("realized_gain", float(fg.realized)), ("tax", float(fg.tax)),
+            ("post_tax_gain", float(post)), ("threshold", fr.threshold_post_tax_gain))
         if post < Decimal(str(fr.threshold_post_tax_gain)):
             continue
         # The realized gain leaves in cash: the tax is withheld, the rest funds the new unit. It
@@ -60,18 +77,18 @@ def fork_and_merge(ctx: Ctx) -> None:
                          f"{fr.threshold_post_tax_gain:,.0f}; fork pending until {gain:,.2f} of "
                          f"cash is free (free now {free:,.2f})", "", values)
             continue
-        _fork(ctx, acc.id, fr.split, gain, tax, rule, values)
+        _fork(ctx, acc.id, fr.split, fg, rule, values)
     _merges(ctx)
 
 
-def _fork(ctx: Ctx, acc_id: str, split: dict[str, float], gain: Decimal, tax: Decimal,
-          rule: str, values: Values) -> None:
+def _fork(ctx: Ctx, acc_id: str, split: dict[str, float], fg: ForkGain, rule: str,
+          values: Values) -> None:
     state, ts = ctx.state, ctx.ts
     acc = state.tree.accounts[acc_id]
     if acc.state == "active":
         ctx.machines.account.fire(acc.model, "request_fork", rule, values)
-    withheld = tax if ctx.ps.accounts.tax.withhold_at_fork else Decimal(0)
-    moved = gain - withheld
+    withheld = fg.tax if ctx.ps.accounts.tax.withhold_at_fork else Decimal(0)
+    moved = fg.gain - withheld
     if moved <= 0:
         return
     if withheld > 0:
@@ -86,11 +103,12 @@ def _fork(ctx: Ctx, acc_id: str, split: dict[str, float], gain: Decimal, tax: De
         state.ledger.open_account(child.id, Decimal(0))
         state.ledger.transfer(acc_id, child.id, amount, ts)
         created.append(child.id)
-    rebase_day_start(ctx, acc_id, gain)
-    acc.realized_baseline += gain
+    rebase_day_start(ctx, acc_id, fg.gain)
+    acc.tax_cursor = fg.cursor
     ctx.machines.account.fire(acc.model, "complete_fork", rule, values)
     state.forks.append({"date": ctx.today.isoformat(), "parent": acc_id, "unit": unit,
-                        "accounts": created, "amount": str(moved), "tax_withheld": str(withheld)})
+                        "accounts": created, "amount": str(moved), "tax_withheld": str(withheld),
+                        "realized_index": fg.cursor.index})
     ctx.fire(rule, f"{acc_id} forked {moved:,.2f} (post-tax, {withheld:,.2f} tax withheld) into "
              f"{' + '.join(created)}; {acc_id}'s realized gain resets to 0 over its initial "
              f"{acc.initial_capital:,.2f}", "", values)

@@ -226,46 +226,12 @@ class Ledger:
             total += per * quantity * scale
         return money(total)
 
-    # post-tax figures ----------------------------------------------------------------------------
+    # realized figures (their tax: engine/tax.py) ---------------------------------------------------
     def realized_gain(self, account: str, year: int | None = None) -> Decimal:
         """Net realized gain of an account (after wash-sale disallowance), in a year or in all."""
         self._check_account(account)
         return sum((r.amount for r in self._realized
                     if r.account == account and (year is None or r.date.year == year)), ZERO)
-
-    def tax_due(self, account: str, st_rate: Decimal | float, lt_rate: Decimal | float,
-                year: int | None = None) -> Decimal:
-        """Tax on the account's realized gains, for one year or summed over every year.
-
-        Per calendar year: net the ST results and the LT results; a net loss on one side offsets a
-        net gain on the other; a net loss left over is carried to the next year (same character).
-        Each account is taxed alone: no offsetting or carryforward across accounts. Not modelled:
-        the $3,000 deduction of net losses against ordinary income.
-        """
-        by_year = self._tax_by_year(account, _rate(st_rate), _rate(lt_rate))
-        return by_year.get(year, ZERO) if year is not None else sum(by_year.values(), ZERO)
-
-    def post_tax_gain(self, account: str, st_rate: Decimal | float, lt_rate: Decimal | float,
-                      year: int | None = None) -> Decimal:
-        """Realized gain less the tax due on it (the figure forking compares with its threshold)."""
-        return self.realized_gain(account, year) - self.tax_due(account, st_rate, lt_rate, year)
-
-    def _tax_by_year(self, account: str, st_rate: Decimal, lt_rate: Decimal) -> dict[int, Decimal]:
-        self._check_account(account)
-        nets: dict[int, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-        for r in self._realized:
-            if r.account == account:
-                nets[r.date.year][r.character == "LT"] += r.amount
-        tax: dict[int, Decimal] = {}
-        carry_st = carry_lt = ZERO
-        for year in sorted(nets):
-            st, lt = nets[year][0] + carry_st, nets[year][1] + carry_lt
-            if (st < 0 < lt) or (lt < 0 < st):
-                combined = st + lt  # the loss side offsets the gain side; the rest keeps its side
-                st, lt = (ZERO, combined) if (combined >= 0) == (lt > 0) else (combined, ZERO)
-            carry_st, carry_lt = min(st, ZERO), min(lt, ZERO)
-            tax[year] = money(st_rate * max(st, ZERO) + lt_rate * max(lt, ZERO))
-        return tax
 
     # events ----------------------------------------------------------------------------------
     def apply(self, event: Event) -> list[Realized]:
@@ -513,11 +479,3 @@ def _order(item: tuple[tuple[str, Key], list[_Lot]]) -> tuple[str, str, int, str
         return (account, key.symbol, 1, f"{key.expiry}{key.right}{key.strike:020.6f}")
     return (account, key, 0, "")
 
-
-
-def _rate(rate: Decimal | float) -> Decimal:
-    if not isinstance(rate, Decimal):
-        rate = Decimal(repr(rate))
-    if not 0 <= rate <= 1:
-        raise ValueError(f"a tax rate is a fraction between 0 and 1, got {rate}")
-    return rate

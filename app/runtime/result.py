@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from alluse.engine import portfolio
 from alluse.engine.events import OptionContract
 from alluse.engine.ledger import money
+from alluse.engine.tax import tax_by_year
 
 if TYPE_CHECKING:
     from alluse.runtime.replay import Replay
@@ -80,12 +81,10 @@ def build_result(replay: Replay) -> dict[str, Any]:
     total_pnl = realized + _unrealized(replay)
     capital = eng.capital
     ok = final_sum == capital + total_pnl - eng.taxes_withheld
-    accrued: dict[str, Decimal] = {}
     rates = replay.ps.accounts.tax
-    for r in eng.ledger.realized():
-        rate = Decimal(str(rates.long_term_rate if r.character == "LT" else rates.short_term_rate))
-        key = str(r.date.year)
-        accrued[key] = accrued.get(key, Decimal(0)) + r.amount * rate
+    # every account's results netted per year as one taxpayer's (the ledger's wash-sale scope)
+    years = tax_by_year(eng.ledger.realized(), rates.short_term_rate, rates.long_term_rate)
+    last = years[max(years)] if years else None
     escalations: dict[str, int] = {}
     for c in tally.protocol_levels:
         if int(c["to"][1:]) > int(c["from"][1:]):
@@ -104,7 +103,11 @@ def build_result(replay: Replay) -> dict[str, Any]:
         "premium_weekly": [{"week": w, "premium": round(p, 2)}
                            for w, p in sorted(tally.premium_weekly.items())],
         "taxes": {"withheld": str(money(eng.taxes_withheld)),
-                  "accrued_by_year": {y: str(money(v)) for y, v in sorted(accrued.items())}},
+                  "accrued_by_year": {str(y): str(t.tax) for y, t in years.items()},
+                  "loss_deduction_by_year": {str(y): str(t.deduction) for y, t in years.items()
+                                             if t.deduction},
+                  "loss_carried_forward": {"ST": str(last.carry_st if last else money(0)),
+                                           "LT": str(last.carry_lt if last else money(0))}},
         "trades": tally.trades,
         "total_pnl": float(total_pnl),
         "policy_summary": {"strategies": list(replay.ps.strategies)},

@@ -1,4 +1,5 @@
-"""The tax ledger: the worked examples of tax_rules.md, wash sales, cash, post-tax figures."""
+"""The tax ledger: the worked examples of tax_rules.md, wash sales, cash, equity (the tax on its
+results: test_tax.py)."""
 
 
 from __future__ import annotations
@@ -357,7 +358,7 @@ def test_expiration_before_expiry_date_is_refused():
         info.value)
 
 
-# -- equity and post-tax figures --------------------------------------------------------------------
+# -- equity --------------------------------------------------------------------------------------
 def test_equity_marks_stock_and_counts_short_options_as_liabilities():
     """Equity = cash + shares × price − short contracts × 100 × option price."""
     book = ledger(option("2026-03-02", "SELL", "P", 80, "2026-03-20", 9.0),
@@ -367,33 +368,6 @@ def test_equity_marks_stock_and_counts_short_options_as_liabilities():
     assert START + 900 - 8000 + 250 + 8200 - 310 == book.equity(GEN, {"X": 82.0, call: 3.1})
     with pytest.raises(DataError):
         book.equity(GEN, {"X": 82.0})
-
-
-def test_tax_due_nets_losses_against_gains_by_year_and_account():
-    """ST and LT nets offset each other; a leftover loss carries to the next year of the same account."""
-    book = ledger(stock("2025-01-06", "BUY", 100, 10.0), stock("2025-01-07", "BUY", 100, 10.0),
-                  stock("2026-02-02", "SELL", 100, 30.0),  # +2,000 LT in 2026
-                  option("2026-03-02", "SELL", "P", 80, "2026-03-20", 1.0),
-                  option("2026-03-05", "BUY", "P", 80, "2026-03-20", 6.0),  # −500 ST in 2026
-                  stock("2027-02-02", "SELL", 100, 40.0),  # +3,000 LT in 2027
-                  stock("2027-02-03", "BUY", 1, 1.0, account=REV))
-    assert D("225.00") == book.tax_due(GEN, D("0.30"), D("0.15"), 2026)  # (2,000 − 500) × 15 %
-    assert D("675.00") == book.tax_due(GEN, 0.30, 0.15)  # 225 + 450
-    assert D("3825.00") == book.post_tax_gain(GEN, D("0.30"), D("0.15"))
-    assert D("0.00") == book.tax_due(REV, 0.30, 0.15)
-
-
-def test_net_loss_carries_forward_within_the_account():
-    """A 2026 net loss reduces the 2027 gain of the same account, not of another."""
-    book = ledger(option("2026-03-02", "SELL", "P", 80, "2026-03-20", 1.0),
-                  option("2026-03-05", "BUY", "P", 80, "2026-03-20", 6.0),  # −500 ST in 2026
-                  option("2027-03-01", "SELL", "P", 80, "2027-03-19", 9.0),
-                  option("2027-03-01", "SELL", "P", 80, "2027-03-19", 9.0, account=REV),
-                  expire("2027-03-19", "P", 80, "2027-03-19"),  # +900 ST in 2027
-                  expire("2027-03-19", "P", 80, "2027-03-19", account=REV))
-    assert (D("0.00"), D("120.00"), D("270.00")) == (
-        book.tax_due(GEN, 0.3, 0.15, 2026), book.tax_due(GEN, 0.3, 0.15, 2027),
-        book.tax_due(REV, 0.3, 0.15, 2027))
 
 
 # -- property: cash and basis bookkeeping conserve ---------------------------------------------------
