@@ -48,6 +48,7 @@ class ReplayParams:
 class _Day:
     decisions: list[tuple[Event, Decision]] = field(default_factory=list)
     trades: list[Fill] = field(default_factory=list)
+    events: list[tuple[int, Event]] = field(default_factory=list)  # every event, by engine index
 
 
 def run_id_for(params: ReplayParams, policy_hash: str) -> str:
@@ -131,6 +132,7 @@ class Replay:
     # ------------------------------------------------------------------ driving
     def _handle(self, ev: Event, day: _Day) -> Decision:
         d = self.engine.handle(ev)
+        day.events.append((self.engine.index, ev))
         if not d.empty:
             day.decisions.append((ev, d))
             for a in d.alerts:
@@ -338,6 +340,7 @@ class Replay:
             return  # already stored by the run we resume, or a day without events
         self._last_cursor = cursor
         from alluse.adapters.store import records as R
+        from alluse.adapters.store import state_records as S
 
         decisions, alerts, scripts, changes = [], [], [], []
         for ev, d in day.decisions:
@@ -374,9 +377,20 @@ class Replay:
             if self._accounts_recorded.get(acc.id) != record:
                 self._accounts_recorded[acc.id] = record
                 accounts.append(record)
+        now = day.events[-1][1].ts
+        lots = self.engine.ledger.lots()
+        events = [ev for _, ev in day.events]
+        # positions closed in this batch are those the store holds open and the engine no longer
+        # does; only a fill, an assignment or an expiration can close one
+        stored = (self.store.positions(self.run_id, open_only=True)
+                  if S.may_close_positions(events) else [])
+        positions = S.position_records(S.open_positions(self.engine.shorts.values(), lots, now),
+                                       stored, events, now)
         self.store.record_batch(self.run_id, cursor, decisions=decisions, alerts=alerts,
                                 scripts=scripts, protocol_changes=changes, trades=trades,
-                                accounts=accounts)
+                                accounts=accounts, positions=positions,
+                                tax_lots=S.tax_lot_records(lots, now.astimezone(NY).date()),
+                                events=S.event_records(day.events, self.resume_from))
 
 
 def _jsonable(obj: dict[str, object]) -> dict[str, Any]:
