@@ -220,6 +220,8 @@ class EventRow(Base):
     """The journal of a run's input events, in engine order; append-only like the decision log."""
 
     __tablename__ = "events"
+    # SQLite: the rows live in the primary key's b-tree instead of beside a copy of the key
+    __table_args__ = {"sqlite_with_rowid": False}
 
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id"), primary_key=True)
     event_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

@@ -112,6 +112,7 @@ def upgrade() -> None:
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(["run_id"], ["runs.run_id"], name="fk_events_run_id_runs"),
         sa.PrimaryKeyConstraint("run_id", "event_index", name="pk_events"),
+        sqlite_with_rowid=False,  # the journal is the biggest table: no second copy of its key
     )
     op.create_table(
         "snapshots",
