@@ -3,8 +3,12 @@
     store = Store.open("sqlite:///alluse.db")          # or postgresql+psycopg://user@host/db
     run = store.begin_run("replay-2026-01", "replay", {"from": "2026-01-02"}, policy_hash)
     for cursor, batch in batches_from(run.next_index):
-        store.record_batch(run.run_id, cursor, decisions=batch.decisions, alerts=batch.alerts)
+        store.record_batch(run.run_id, cursor, decisions=batch.decisions, alerts=batch.alerts,
+                           events=batch.events, snapshot=batch.snapshot)
     store.finish_run(run.run_id)
+
+    snap = store.latest_snapshot(run.run_id)          # restart: restore, then replay the journal
+    for ev in store.events(run.run_id, start=snap.event_index + 1 if snap else 0): ...
 """
 
 from alluse.adapters.store.records import (
@@ -12,11 +16,13 @@ from alluse.adapters.store.records import (
     AlertRecord,
     BatchResult,
     DecisionRecord,
+    EventRecord,
     PolicyVersion,
     PositionRecord,
     ProtocolChangeRecord,
     RunState,
     ScriptRecord,
+    SnapshotRecord,
     TaxLotRecord,
     TradeRecord,
 )
@@ -27,11 +33,13 @@ __all__ = [
     "AlertRecord",
     "BatchResult",
     "DecisionRecord",
+    "EventRecord",
     "PolicyVersion",
     "PositionRecord",
     "ProtocolChangeRecord",
     "RunState",
     "ScriptRecord",
+    "SnapshotRecord",
     "Store",
     "TaxLotRecord",
     "TradeRecord",

@@ -2,7 +2,7 @@
 
 SQLite accepts any value in any column; checking every value here (type, length, decimals,
 time zone) makes both backends refuse the same input with the same message, naming the record
-(`trades[2]`) and the field, before anything is written.
+(`trades[2]`) and the field, before anything is written. Every row gets the batch's run id.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from sqlalchemy import (
     Float,
     Insert,
     Integer,
+    LargeBinary,
     String,
     Table,
+    delete,
     insert,
     update,
 )
@@ -34,9 +36,11 @@ from alluse.adapters.store.models import (
     ActionScriptRow,
     AlertRow,
     DecisionRow,
+    EventRow,
     PositionRow,
     ProtocolChangeRow,
     RunRow,
+    SnapshotRow,
     TaxLotRow,
     TradeRow,
 )
@@ -70,6 +74,12 @@ def _string(length: int | None) -> Checker:
     return check
 
 
+def _bytes(value: Any) -> bytes:
+    if not isinstance(value, bytes | bytearray | memoryview):
+        raise ValueError(f"expected bytes, got {type(value).__name__}")
+    return bytes(value)
+
+
 def _json(value: Any) -> Any:
     if isinstance(value, tuple):
         return list(value)
@@ -98,6 +108,8 @@ def _checker(col_type: Any) -> Checker:
         return _string(col_type.length)
     if isinstance(col_type, JSON):
         return _json
+    if isinstance(col_type, LargeBinary):
+        return _bytes
     raise TypeError(f"no checker for column type {col_type!r}")  # a new column type needs one
 
 
@@ -148,24 +160,60 @@ class Batch:
     trades: list[dict[str, Any]]
     accounts: list[dict[str, Any]]
     positions: list[dict[str, Any]]
-    tax_lots: list[dict[str, Any]]
+    tax_lots: list[dict[str, Any]] | None  # None: keep the run's stored lots
+    events: list[dict[str, Any]]
+    snapshot: dict[str, Any] | None
 
 
-def _rows(kind: type[Any], table: Table, items: Iterable[object],
-          name: str) -> list[tuple[Any, dict[str, Any]]]:
+def _rows(kind: type[Any], table: Table, items: Iterable[object], name: str,
+          run_id: str) -> list[tuple[Any, dict[str, Any]]]:
     out = []
     for i, item in enumerate(items):
         where = f"{name}[{i}]"
         record = rec.coerce(kind, item, where)
-        out.append((record, check_row(table, rec.row_values(record), where)))
+        row = check_row(table, rec.row_values(record), where)
+        row["run_id"] = run_id
+        out.append((record, row))
     return out
 
 
-def prepare(run_id: str, prev: int | None, cursor: int, **parts: Iterable[object]) -> Batch:
+def _events(run_id: str, prev: int | None, cursor: int, items: Iterable[object]) -> list[dict[str, Any]]:
+    """The journal rows of a batch: none, or every event of (prev, cursor] once and in order."""
+    rows = [row for _, row in _rows(rec.EventRecord, EventRow.__table__, items, "events", run_id)]
+    first = 0 if prev is None else prev + 1
+    span = f"({'start' if prev is None else prev}, {cursor}]"
+    for i, row in enumerate(rows):
+        if row["event_index"] != first + i:
+            raise StoreError(f"events[{i}].event_index: {row['event_index']} where {first + i} was expected "
+                             f"(a batch journals every event of {span} once, in order)")
+    if rows and len(rows) != cursor - first + 1:
+        raise StoreError(f"events: {len(rows)} event(s) for the {cursor - first + 1} of this batch's "
+                         f"events {span} (a batch journals all of them or none)")
+    return rows
+
+
+def _snapshot(run_id: str, prev: int | None, cursor: int, item: object | None,
+              now: dt.datetime) -> dict[str, Any] | None:
+    if item is None:
+        return None
+    record = rec.coerce(rec.SnapshotRecord, item, "snapshot")
+    row = check_row(SnapshotRow.__table__, {**rec.row_values(record), "created_at": now}, "snapshot")
+    idx = record.event_index
+    if (prev is not None and idx <= prev) or idx > cursor or idx < 0:
+        raise StoreError(f"snapshot.event_index: {idx} is outside this batch's events "
+                         f"({'start' if prev is None else prev}, {cursor}]")
+    row["run_id"] = run_id
+    return row
+
+
+def prepare(run_id: str, prev: int | None, cursor: int, now: dt.datetime, *,
+            tax_lots: Iterable[object] | None, events: Iterable[object], snapshot: object | None,
+            **parts: Iterable[object]) -> Batch:
     """Check every record of a batch for run `run_id` whose events are (prev, cursor]."""
     decisions: list[dict[str, Any]] = []
     seen: set[int] = set()
-    for record, row in _rows(rec.DecisionRecord, DecisionRow.__table__, parts["decisions"], "decisions"):
+    for record, row in _rows(rec.DecisionRecord, DecisionRow.__table__, parts["decisions"], "decisions",
+                             run_id):
         i = len(decisions)
         if record.run_id and record.run_id != run_id:
             raise StoreError(f"decisions[{i}].run_id: {record.run_id!r} is not this batch's run {run_id!r}")
@@ -174,13 +222,12 @@ def prepare(run_id: str, prev: int | None, cursor: int, **parts: Iterable[object
             raise StoreError(f"decisions[{i}].event_index: {idx} is outside this batch's events "
                              f"({'start' if prev is None else prev}, {cursor}] or repeated")
         seen.add(idx)
-        row["run_id"] = run_id
         row.pop("seq", None)
         decisions.append(row)
 
     def linked(kind: type[Any], table: Table, name: str) -> tuple[list[dict[str, Any]], list[int | None]]:
         rows, links = [], []
-        for i, (record, row) in enumerate(_rows(kind, table, parts[name], name)):
+        for i, (record, row) in enumerate(_rows(kind, table, parts[name], name, run_id)):
             if record.event_index is not None:
                 if record.decision_seq is not None:
                     raise StoreError(f"{name}[{i}]: give event_index or decision_seq, not both")
@@ -197,8 +244,8 @@ def prepare(run_id: str, prev: int | None, cursor: int, **parts: Iterable[object
             links.append(record.event_index)
         return rows, links
 
-    def plain(kind: type[Any], table: Table, name: str) -> list[dict[str, Any]]:
-        return [row for _, row in _rows(kind, table, parts[name], name)]
+    def plain(kind: type[Any], table: Table, name: str, items: Iterable[object]) -> list[dict[str, Any]]:
+        return [row for _, row in _rows(kind, table, items, name, run_id)]
 
     alerts, alert_links = linked(rec.AlertRecord, AlertRow.__table__, "alerts")
     scripts, script_links = linked(rec.ScriptRecord, ActionScriptRow.__table__, "scripts")
@@ -208,10 +255,13 @@ def prepare(run_id: str, prev: int | None, cursor: int, **parts: Iterable[object
         alerts=alerts, alert_links=alert_links,
         scripts=scripts, script_links=script_links,
         protocol_changes=changes, change_links=change_links,
-        trades=plain(rec.TradeRecord, TradeRow.__table__, "trades"),
-        accounts=plain(rec.AccountRecord, AccountRow.__table__, "accounts"),
-        positions=plain(rec.PositionRecord, PositionRow.__table__, "positions"),
-        tax_lots=plain(rec.TaxLotRecord, TaxLotRow.__table__, "tax_lots"),
+        trades=plain(rec.TradeRecord, TradeRow.__table__, "trades", parts["trades"]),
+        accounts=plain(rec.AccountRecord, AccountRow.__table__, "accounts", parts["accounts"]),
+        positions=plain(rec.PositionRecord, PositionRow.__table__, "positions", parts["positions"]),
+        tax_lots=None if tax_lots is None else plain(rec.TaxLotRecord, TaxLotRow.__table__, "tax_lots",
+                                                     tax_lots),
+        events=_events(run_id, prev, cursor, events),
+        snapshot=_snapshot(run_id, prev, cursor, snapshot, now),
     )
 
 
@@ -247,11 +297,15 @@ def write(conn: Connection, run_id: str, cursor: int, batch: Batch) -> rec.Batch
     alert_ids = _insert_returning(
         conn, insert(AlertRow).returning(AlertRow.id, sort_by_parameter_order=True),
         _link(batch.alerts, batch.alert_links, seqs))
+    if batch.tax_lots is not None:
+        conn.execute(delete(TaxLotRow).where(TaxLotRow.run_id == run_id))
     for model, rows in (
         (ActionScriptRow, _link(batch.scripts, batch.script_links, seqs)),
         (ProtocolChangeRow, _link(batch.protocol_changes, batch.change_links, seqs)),
         (TradeRow, batch.trades),
-        (TaxLotRow, batch.tax_lots),
+        (TaxLotRow, batch.tax_lots or []),
+        (EventRow, batch.events),
+        (SnapshotRow, [batch.snapshot] if batch.snapshot is not None else []),
     ):
         if rows:
             conn.execute(insert(model), rows)

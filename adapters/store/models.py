@@ -2,6 +2,9 @@
 
 The schema is created only by the Alembic migrations in `migrations/`; these models describe it
 and a test checks that the two agree (`alembic.autogenerate.compare_metadata` finds no diff).
+Every row belongs to a run: the state tables (accounts, positions, action scripts) are keyed by
+(run_id, id), so two runs in one database never overwrite each other. Their run_id has no foreign
+key to `runs` because rows from before runs were scoped (migration 0002) may carry run_id ''.
 Money is `Money(2)` (account amounts, tax basis) or `Money(4)` (per-unit prices, strikes and
 commissions, which IB reports below the cent); instants are `UtcDateTime`.
 """
@@ -19,8 +22,10 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -56,21 +61,33 @@ class Base(DeclarativeBase):
 
 class AccountRow(Base):
     __tablename__ = "accounts"
+    __table_args__ = (ForeignKeyConstraint(["run_id", "parent_id"], ["accounts.run_id", "accounts.id"]),)
 
+    run_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     type: Mapped[str] = mapped_column(String(16))
-    parent_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"))
+    parent_id: Mapped[str | None] = mapped_column(String(64))
     unit: Mapped[str] = mapped_column(String(64))
     initial_capital: Mapped[Decimal] = mapped_column(Money(AMOUNT))
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
 
-class PositionRow(Base):
-    __tablename__ = "positions"
+def _account_of_run() -> tuple[ForeignKeyConstraint, Index]:
+    """A row's (run_id, account) must name an account of the same run; indexed for the join."""
+    return (ForeignKeyConstraint(["run_id", "account"], ["accounts.run_id", "accounts.id"]),
+            Index(None, "run_id", "account"))
 
+
+class PositionRow(Base):
+    """One row per position and run; a closed position keeps its row with closed_at and state set."""
+
+    __tablename__ = "positions"
+    __table_args__ = _account_of_run()
+
+    run_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
-    account: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    account: Mapped[str] = mapped_column(String(64))
     symbol: Mapped[str] = mapped_column(String(32))
     expiry: Mapped[dt.date | None] = mapped_column(Date)
     strike: Mapped[Decimal | None] = mapped_column(Money(PRICE))
@@ -84,9 +101,11 @@ class PositionRow(Base):
 
 class TradeRow(Base):
     __tablename__ = "trades"
+    __table_args__ = _account_of_run()
 
     id: Mapped[int] = mapped_column(SeqId, primary_key=True, autoincrement=True)
-    account: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    run_id: Mapped[str] = mapped_column(String(128))
+    account: Mapped[str] = mapped_column(String(64))
     ts: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     symbol: Mapped[str] = mapped_column(String(32))
     expiry: Mapped[dt.date | None] = mapped_column(Date)
@@ -129,9 +148,10 @@ class DecisionRow(Base):
 
 class AlertRow(Base):
     __tablename__ = "alerts"
-    __table_args__ = (Index(None, "delivery_status", "id"),)
+    __table_args__ = (Index(None, "run_id", "delivery_status", "id"),)
 
     id: Mapped[int] = mapped_column(SeqId, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(128))
     decision_seq: Mapped[int | None] = mapped_column(ForeignKey("decisions.seq"), index=True)
     ts: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     type: Mapped[str] = mapped_column(String(32))
@@ -147,6 +167,7 @@ class AlertRow(Base):
 class ActionScriptRow(Base):
     __tablename__ = "action_scripts"
 
+    run_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     decision_seq: Mapped[int | None] = mapped_column(ForeignKey("decisions.seq"), index=True)
     account: Mapped[str] = mapped_column(String(64))
@@ -158,10 +179,12 @@ class ActionScriptRow(Base):
 
 class ProtocolChangeRow(Base):
     __tablename__ = "protocol_changes"
+    __table_args__ = (Index(None, "run_id", "position"),)
 
     id: Mapped[int] = mapped_column(SeqId, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(128))
     decision_seq: Mapped[int | None] = mapped_column(ForeignKey("decisions.seq"), index=True)
-    position: Mapped[str] = mapped_column(String(128), index=True)
+    position: Mapped[str] = mapped_column(String(128))
     ts: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     from_level: Mapped[int] = mapped_column(Integer)
     to_level: Mapped[int] = mapped_column(Integer)
@@ -179,10 +202,14 @@ class PolicyVersionRow(Base):
 
 
 class TaxLotRow(Base):
+    """A run's open lots as of its latest batch (each batch that gives lots replaces the set)."""
+
     __tablename__ = "tax_lots"
+    __table_args__ = _account_of_run()
 
     id: Mapped[int] = mapped_column(SeqId, primary_key=True, autoincrement=True)
-    account: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    run_id: Mapped[str] = mapped_column(String(128))
+    account: Mapped[str] = mapped_column(String(64))
     symbol: Mapped[str] = mapped_column(String(32))
     quantity: Mapped[int] = mapped_column(Integer)
     basis: Mapped[Decimal] = mapped_column(Money(AMOUNT))
@@ -190,4 +217,31 @@ class TaxLotRow(Base):
     expiry: Mapped[dt.date | None] = mapped_column(Date)
     strike: Mapped[Decimal | None] = mapped_column(Money(PRICE))
     right: Mapped[str] = mapped_column(String(1))
-    as_of: Mapped[dt.date] = mapped_column(Date, index=True)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+
+
+class EventRow(Base):
+    """The journal of a run's input events, in engine order; append-only like the decision log."""
+
+    __tablename__ = "events"
+    # SQLite: the rows live in the primary key's b-tree instead of beside a copy of the key
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id"), primary_key=True)
+    event_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    ts: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    type: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class SnapshotRow(Base):
+    """Engine state after event `event_index`: restore it, then replay the journal from there."""
+
+    __tablename__ = "snapshots"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id"), primary_key=True)
+    event_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    ts: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    policy_hash: Mapped[str] = mapped_column(String(128))
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())

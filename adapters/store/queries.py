@@ -1,7 +1,8 @@
 """The reading half of the store, and the error translation both halves share.
 
-Readers return the frozen records of `records.py`, oldest first. `Store` (store.py) adds the
-writes on top of this class.
+Readers return the frozen records of `records.py`, oldest first, of one run: each takes the run
+id first (`decisions` also reads across runs with None). `Store` (store.py) adds the writes on
+top of this class.
 """
 
 from __future__ import annotations
@@ -21,16 +22,19 @@ from alluse.adapters.store.models import (
     ActionScriptRow,
     AlertRow,
     DecisionRow,
+    EventRow,
     PolicyVersionRow,
     PositionRow,
     ProtocolChangeRow,
     RunRow,
+    SnapshotRow,
     TaxLotRow,
     TradeRow,
 )
 from alluse.engine.errors import StoreError
 
 R = TypeVar("R")
+_PAGE = 2000  # events per read
 
 
 def _record(kind: type[R], row: Mapping[Any, Any]) -> R:
@@ -89,61 +93,99 @@ class Readers:
             row = conn.execute(select(RunRow.__table__).where(RunRow.run_id == run_id)).first()
         return None if row is None else self._run_state(row._mapping)
 
+    def runs(self, kind: str | None = None) -> list[rec.RunState]:
+        """Every run (optionally of one kind), oldest first."""
+        stmt = select(RunRow.__table__).order_by(RunRow.started_at, RunRow.run_id)
+        if kind is not None:
+            stmt = stmt.where(RunRow.kind == kind)
+        with self._read("read runs from") as conn:
+            return [self._run_state(row._mapping) for row in conn.execute(stmt)]
+
     def decisions(self, run_id: str | None = None, since_seq: int = 0,
                   limit: int | None = None) -> list[rec.DecisionRecord]:
-        """Decisions with seq > `since_seq`, in log order, optionally of one run."""
+        """Decisions with seq > `since_seq`, in log order, of run `run_id` (None: of every run)."""
         stmt = select(DecisionRow.__table__).where(DecisionRow.seq > since_seq).order_by(DecisionRow.seq)
         if run_id is not None:
             stmt = stmt.where(DecisionRow.run_id == run_id)
         return self._all(rec.DecisionRecord, stmt.limit(limit), "read decisions from")
 
-    def alerts(self, status: str | None = None, since_id: int = 0,
+    def events(self, run_id: str, start: int = 0, end: int | None = None) -> Iterator[rec.EventRecord]:
+        """The run's journalled events with start <= event_index < end, in order.
+
+        Read a page at a time, each in its own short transaction, so a long journal neither sits
+        in memory nor holds a read transaction open while the caller works through it.
+        """
+        after = start - 1
+        while True:
+            stmt = (select(EventRow.__table__)
+                    .where(EventRow.run_id == run_id, EventRow.event_index > after)
+                    .order_by(EventRow.event_index).limit(_PAGE))
+            if end is not None:
+                stmt = stmt.where(EventRow.event_index < end)
+            page = self._all(rec.EventRecord, stmt, "read events from")
+            yield from page
+            if len(page) < _PAGE:
+                return
+            after = page[-1].event_index
+
+    def latest_snapshot(self, run_id: str, at_or_before: int | None = None) -> rec.SnapshotRecord | None:
+        """The run's snapshot with the greatest event_index (at most `at_or_before`), or None."""
+        stmt = (select(SnapshotRow.__table__).where(SnapshotRow.run_id == run_id)
+                .order_by(SnapshotRow.event_index.desc()).limit(1))
+        if at_or_before is not None:
+            stmt = stmt.where(SnapshotRow.event_index <= at_or_before)
+        found = self._all(rec.SnapshotRecord, stmt, "read a snapshot from")
+        return found[0] if found else None
+
+    def alerts(self, run_id: str, status: str | None = None, since_id: int = 0,
                limit: int | None = None) -> list[rec.AlertRecord]:
-        """Alerts with id > `since_id`, optionally only those in delivery `status` (the outbox)."""
-        stmt = select(AlertRow.__table__).where(AlertRow.id > since_id).order_by(AlertRow.id)
+        """The run's alerts with id > `since_id`, optionally only those in delivery `status` (the outbox)."""
+        stmt = (select(AlertRow.__table__).where(AlertRow.run_id == run_id, AlertRow.id > since_id)
+                .order_by(AlertRow.id))
         if status is not None:
             stmt = stmt.where(AlertRow.delivery_status == status)
         return self._all(rec.AlertRecord, stmt.limit(limit), "read alerts from")
 
-    def scripts(self, status: str | None = None) -> list[rec.ScriptRecord]:
-        stmt = select(ActionScriptRow.__table__).order_by(ActionScriptRow.expires_at, ActionScriptRow.id)
+    def scripts(self, run_id: str, status: str | None = None) -> list[rec.ScriptRecord]:
+        stmt = (select(ActionScriptRow.__table__).where(ActionScriptRow.run_id == run_id)
+                .order_by(ActionScriptRow.expires_at, ActionScriptRow.id))
         if status is not None:
             stmt = stmt.where(ActionScriptRow.status == status)
         return self._all(rec.ScriptRecord, stmt, "read action scripts from")
 
-    def accounts(self) -> list[rec.AccountRecord]:
-        stmt = select(AccountRow.__table__).order_by(AccountRow.created_at, AccountRow.id)
+    def accounts(self, run_id: str) -> list[rec.AccountRecord]:
+        stmt = (select(AccountRow.__table__).where(AccountRow.run_id == run_id)
+                .order_by(AccountRow.created_at, AccountRow.id))
         return self._all(rec.AccountRecord, stmt, "read accounts from")
 
-    def positions(self, account: str | None = None, open_only: bool = False) -> list[rec.PositionRecord]:
-        stmt = select(PositionRow.__table__).order_by(PositionRow.opened_at, PositionRow.key)
+    def positions(self, run_id: str, account: str | None = None,
+                  open_only: bool = False) -> list[rec.PositionRecord]:
+        stmt = (select(PositionRow.__table__).where(PositionRow.run_id == run_id)
+                .order_by(PositionRow.opened_at, PositionRow.key))
         if account is not None:
             stmt = stmt.where(PositionRow.account == account)
         if open_only:
             stmt = stmt.where(PositionRow.closed_at.is_(None))
         return self._all(rec.PositionRecord, stmt, "read positions from")
 
-    def trades(self, account: str | None = None) -> list[rec.TradeRecord]:
-        stmt = select(TradeRow.__table__).order_by(TradeRow.ts, TradeRow.id)
+    def trades(self, run_id: str, account: str | None = None) -> list[rec.TradeRecord]:
+        stmt = select(TradeRow.__table__).where(TradeRow.run_id == run_id).order_by(TradeRow.ts, TradeRow.id)
         if account is not None:
             stmt = stmt.where(TradeRow.account == account)
         return self._all(rec.TradeRecord, stmt, "read trades from")
 
-    def protocol_changes(self, position: str | None = None) -> list[rec.ProtocolChangeRecord]:
-        stmt = select(ProtocolChangeRow.__table__).order_by(ProtocolChangeRow.id)
+    def protocol_changes(self, run_id: str, position: str | None = None) -> list[rec.ProtocolChangeRecord]:
+        stmt = (select(ProtocolChangeRow.__table__).where(ProtocolChangeRow.run_id == run_id)
+                .order_by(ProtocolChangeRow.id))
         if position is not None:
             stmt = stmt.where(ProtocolChangeRow.position == position)
         return self._all(rec.ProtocolChangeRecord, stmt, "read protocol changes from")
 
-    def tax_lots(self, as_of: dt.date | None = None) -> list[rec.TaxLotRecord]:
-        """Tax lots of the snapshot `as_of` (default: the latest snapshot)."""
-        if as_of is None:
-            with self._read("read tax lots from") as conn:
-                latest = select(TaxLotRow.as_of).order_by(TaxLotRow.as_of.desc()).limit(1)
-                as_of = conn.execute(latest).scalar()
-            if as_of is None:
-                return []
-        stmt = select(TaxLotRow.__table__).where(TaxLotRow.as_of == as_of).order_by(TaxLotRow.id)
+    def tax_lots(self, run_id: str, account: str | None = None) -> list[rec.TaxLotRecord]:
+        """The run's open lots as of its latest batch that gave them, in the order given."""
+        stmt = select(TaxLotRow.__table__).where(TaxLotRow.run_id == run_id).order_by(TaxLotRow.id)
+        if account is not None:
+            stmt = stmt.where(TaxLotRow.account == account)
         return self._all(rec.TaxLotRecord, stmt, "read tax lots from")
 
     def policy_version(self, policy_hash: str) -> rec.PolicyVersion | None:

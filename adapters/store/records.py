@@ -1,7 +1,9 @@
 """Plain records the store takes and returns: frozen dataclasses, no SQLAlchemy types.
 
 `record_batch` accepts either these records or mappings with the same field names. Fields the
-store assigns (`seq`, `id` of log rows, `run_id`) are left at their defaults on the way in.
+store assigns (`seq`, `id` of log rows, `run_id`, `created_at` of snapshots) are left at their
+defaults on the way in. Every record belongs to the run of the batch that wrote it; readers take
+the run id and return that run's records only.
 An alert, script or protocol change links to its decision either by `event_index` (a decision
 of the same batch) or by `decision_seq` (a decision already stored).
 """
@@ -125,9 +127,9 @@ class PositionRecord:
     key: str
     account: str
     symbol: str
-    quantity: int
+    quantity: int  # shares, or contracts (negative when short)
     opened_at: dt.datetime
-    state: str
+    state: str  # open, or how it ended: expired, assigned, closed, called_away
     protocol_level: int = 0
     expiry: dt.date | None = None
     strike: Decimal | None = None
@@ -147,6 +149,27 @@ class TaxLotRecord:
     strike: Decimal | None = None
     right: str = ""
     id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One input event as the engine saw it: `payload` is `event_to_dict(event)`."""
+
+    event_index: int
+    ts: dt.datetime
+    type: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRecord:
+    """Engine state (opaque bytes) after event `event_index`, taken under `policy_hash`."""
+
+    event_index: int
+    ts: dt.datetime
+    policy_hash: str
+    state: bytes
+    created_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +208,16 @@ def coerce(kind: type[R], item: object, where: str) -> R:
         raise StoreError(f"{where}: {exc}") from None
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(kind: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(kind)
+    if names is None:  # dataclasses.fields() costs more than the rest of row_values
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(kind))
+    return names
+
+
 def row_values(record: object) -> dict[str, Any]:
     """The record's fields as a dict (shallow: JSON payloads are passed through as they are)."""
-    return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}  # type: ignore[arg-type]
+    return {name: getattr(record, name) for name in _field_names(type(record))}

@@ -1,9 +1,10 @@
-"""The SQL store: the decision log, the outbox and the run cursor, on SQLite or PostgreSQL.
+"""The SQL store: runs, their decision log, event journal, snapshots, outbox and cursor.
 
 `Store.open(url)` builds the engine and brings the schema to the newest Alembic revision (the
-migrations are the only thing that creates tables). Every batch of events is written with the
-run's cursor in one transaction, so a process killed at any point leaves all of a batch or
-none of it, and `begin_run` on an unfinished run returns where to resume.
+migrations are the only thing that creates tables). One database holds many runs; every row
+belongs to one. Every batch of events is written with the run's cursor in one transaction, so a
+process killed at any point leaves all of a batch or none of it, and `begin_run` on an unfinished
+run returns where to resume.
 
 SQLite runs in WAL mode with `synchronous=NORMAL` and foreign keys on; the store issues BEGIN
 itself (the sqlite3 module would otherwise leave DDL and SELECTs outside transactions) and
@@ -121,6 +122,37 @@ def _locked_run(run_id: str) -> Select[Any]:
     return select(RunRow.__table__).where(RunRow.run_id == run_id).with_for_update()
 
 
+@contextmanager
+def foreign_keys_checked_at_commit(conn: Connection) -> Iterator[None]:
+    """On SQLite, foreign keys off for `conn` (call before its transaction begins), on again after.
+
+    Migrations rebuild tables (create, copy, drop, rename), and dropping a table that others refer
+    to fails while foreign keys are enforced; SQLite ignores the pragma inside a transaction. The
+    caller runs `check_foreign_keys` before committing. Other backends: nothing to do.
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    raw = conn.connection.driver_connection  # no transaction yet: the pragma takes effect
+    assert raw is not None
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
+
+
+def check_foreign_keys(conn: Connection) -> None:
+    """StoreError if a row refers to a missing row (SQLite, after a migration with them off)."""
+    if conn.dialect.name != "sqlite":
+        return
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        table, rowid, parent = broken[0][:3]
+        raise StoreError(f"the migration would leave {len(broken)} row(s) referring to missing rows "
+                         f"(first: {table} row {rowid} → {parent}); nothing was changed")
+
+
 def alembic_config() -> Config:
     """Alembic configuration pointing at the packaged migrations (no URL: pass a connection)."""
     cfg = Config()
@@ -136,12 +168,7 @@ class Store(Readers):
         """Connect and upgrade the schema to the newest migration (idempotent)."""
         store = cls(make_engine(url), clock)
         try:
-            with store._write("migrate the schema of") as conn:
-                if conn.dialect.name == "postgresql":
-                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
-                cfg = alembic_config()
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+            store._migrate()
         except CommandError as exc:
             store.close()
             raise StoreError(f"cannot migrate {store.url}: {store._scrub(str(exc))} "
@@ -150,6 +177,18 @@ class Store(Readers):
             store.close()
             raise
         return store
+
+    def _migrate(self) -> None:
+        with (self._guard("migrate the schema of"), self._engine.connect() as conn,
+              foreign_keys_checked_at_commit(conn)):
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+                cfg = alembic_config()
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                check_foreign_keys(conn)
 
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
@@ -220,12 +259,23 @@ class Store(Readers):
         trades: Iterable[object] = (),
         accounts: Iterable[object] = (),
         positions: Iterable[object] = (),
-        tax_lots: Iterable[object] = (),
+        tax_lots: Iterable[object] | None = None,
+        events: Iterable[object] = (),
+        snapshot: object | None = None,
     ) -> BatchResult:
-        """Write one batch of events (up to event index `cursor`) and the cursor, atomically."""
+        """Write one batch of run `run_id` (its events up to index `cursor`) and the cursor, atomically.
+
+        Logs (decisions, alerts, scripts, protocol changes, trades) are appended. `accounts` and
+        `positions` are upserted by id/key (a closed position is given with closed_at and state
+        set; rows are never deleted). `tax_lots`, when given, is the run's whole set of open lots
+        and replaces the stored one (an empty list: none held); None leaves it as it is. `events`
+        journals the batch's input events: all of (previous cursor, cursor], in order, or none.
+        `snapshot` is the engine state after one of the batch's events.
+        """
         parts = {"decisions": decisions, "alerts": alerts, "scripts": scripts,
                  "protocol_changes": protocol_changes, "trades": trades, "accounts": accounts,
-                 "positions": positions, "tax_lots": tax_lots}
+                 "positions": positions}
+        lots = None if tax_lots is None else list(tax_lots)
         with self._write("record a batch in") as conn:
             row = conn.execute(select(RunRow.status, RunRow.cursor).where(RunRow.run_id == run_id)
                                .with_for_update()).first()
@@ -235,22 +285,24 @@ class Store(Readers):
                 raise StoreError(f"run {run_id!r} is finished: it takes no more batches")
             if row.cursor is not None and cursor <= row.cursor:
                 raise StoreError(f"run {run_id!r}: cursor {cursor} does not move past {row.cursor}")
-            prepared = batches.prepare(run_id, row.cursor, cursor, **{k: list(v) for k, v in parts.items()})
+            prepared = batches.prepare(run_id, row.cursor, cursor, self._clock(), tax_lots=lots,
+                                       events=list(events), snapshot=snapshot,
+                                       **{k: list(v) for k, v in parts.items()})
             return batches.write(conn, run_id, cursor, prepared)
 
     # -- the two mutations besides inserts ---------------------------------------------------
 
-    def set_script_status(self, script_id: str, status: str) -> None:
+    def set_script_status(self, run_id: str, script_id: str, status: str) -> None:
         """Move an action script along proposed → approved|rejected|expired → executed|expired."""
         batches.check_choice(status, SCRIPT_STATUSES, "status")
+        this = (ActionScriptRow.run_id == run_id) & (ActionScriptRow.id == script_id)
         with self._write("update a script in") as conn:
-            current = conn.execute(select(ActionScriptRow.status).where(ActionScriptRow.id == script_id)
-                                   .with_for_update()).scalar()
+            current = conn.execute(select(ActionScriptRow.status).where(this).with_for_update()).scalar()
             if current is None:
-                raise StoreError(f"no action script {script_id!r}")
+                raise StoreError(f"no action script {script_id!r} in run {run_id!r}")
             if status not in _SCRIPT_MOVES.get(current, ()):
                 raise StoreError(f"action script {script_id!r} is {current}: it cannot become {status}")
-            conn.execute(update(ActionScriptRow).where(ActionScriptRow.id == script_id).values(status=status))
+            conn.execute(update(ActionScriptRow).where(this).values(status=status))
 
     def mark_alert_delivered(self, alert_id: int, status: str) -> None:
         """Record a delivery attempt: pending|failed → sent|failed, or pending → suppressed."""

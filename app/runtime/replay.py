@@ -140,6 +140,7 @@ class Tally:
 class _Day:
     decisions: list[tuple[Event, Decision]] = field(default_factory=list)
     trades: list[Fill] = field(default_factory=list)
+    events: list[tuple[int, Event]] = field(default_factory=list)  # every event, by engine index
 
 
 CODEC = Codec([Tally, SimBroker, SimMarket, _Queued, OptionContract, Fill, Assignment,
@@ -258,6 +259,7 @@ class Replay:
 
     def _observe(self, ev: Event, d: Decision) -> None:
         t = self.tally
+        self._day.events.append((self.engine.state.index, ev))
         if isinstance(ev, Fill):
             self._day.trades.append(ev)
             t.trades += 1
@@ -336,7 +338,7 @@ class Replay:
         from alluse.runtime.store_batch import batch_records
 
         self.store.record_batch(self.run_id, cursor, **batch_records(
-            self, day.decisions, day.trades, self.resume_from))
+            self, day.decisions, day.trades, day.events, self.resume_from))
 
 
 __all__ = ["Replay", "ReplayParams", "ReplaySource", "run_id_for"]

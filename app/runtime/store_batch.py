@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from alluse.adapters.store import records as R
+from alluse.adapters.store import state_records as S
 from alluse.engine.calendar import NY
 from alluse.engine.decisions import Decision
 from alluse.engine.events import Event, Fill, event_to_dict
@@ -22,7 +23,7 @@ def _jsonable(obj: dict[str, object]) -> dict[str, Any]:
 
 
 def batch_records(replay: Replay, decided: list[tuple[Event, Decision]], fills: list[Fill],
-                  resume_from: int) -> dict[str, list[Any]]:
+                  events: list[tuple[int, Event]], resume_from: int) -> dict[str, Any]:
     approved = replay.driver.approver
     decisions, alerts, scripts, changes = [], [], [], []
     for ev, d in decided:
@@ -57,5 +58,17 @@ def batch_records(replay: Replay, decided: list[tuple[Event, Decision]], fills: 
         if replay._accounts_recorded.get(acc.id) != record:
             replay._accounts_recorded[acc.id] = record
             accounts.append(record)
+    state = replay.engine.state
+    now = events[-1][1].ts
+    lots = state.ledger.lots()
+    plain = [ev for _, ev in events]
+    # positions closed in this batch are those the store holds open and the engine no longer
+    # does; only a fill, an assignment or an expiration can close one
+    stored = (replay.store.positions(replay.run_id, open_only=True)
+              if replay.store is not None and S.may_close_positions(plain) else [])
+    positions = S.position_records(S.open_positions(state.shorts.values(), lots, now), stored,
+                                   plain, now)
     return {"decisions": decisions, "alerts": alerts, "scripts": scripts,
-            "protocol_changes": changes, "trades": trades, "accounts": accounts}
+            "protocol_changes": changes, "trades": trades, "accounts": accounts,
+            "positions": positions, "tax_lots": S.tax_lot_records(lots, now.astimezone(NY).date()),
+            "events": S.event_records(events, resume_from)}

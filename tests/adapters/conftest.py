@@ -1,4 +1,4 @@
-"""Fixtures for the adapters: a store URL on SQLite (a temporary file) and on PostgreSQL.
+"""Fixtures for the adapters: a store URL (and an open Store) on SQLite and on PostgreSQL.
 
 The PostgreSQL URL comes from ALLUSE_TEST_POSTGRES_URL (default: the local server, database
 `test`); those tests skip when no server answers. Each test gets its own schema, selected
@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import URL, create_engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
+
+from alluse.adapters.store import Store
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 _pg_answer: dict[str, str | None] = {}
@@ -70,3 +72,11 @@ def store_url(request: pytest.FixtureRequest) -> str:
     """A URL to an empty database, once per backend."""
     name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     return str(request.getfixturevalue(name))
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """A Store opened (migrated) on an empty database, once per backend."""
+    opened = Store.open(store_url)
+    yield opened
+    opened.close()

@@ -10,8 +10,8 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -37,7 +37,7 @@ from alluse.engine.errors import StoreError
 
 T0 = dt.datetime(2026, 1, 8, 15, 30, tzinfo=dt.UTC)
 TABLES = {"accounts", "positions", "trades", "decisions", "alerts", "action_scripts", "protocol_changes",
-          "policy_versions", "tax_lots", "runs", "alembic_version"}
+          "policy_versions", "tax_lots", "runs", "events", "snapshots", "alembic_version"}
 
 
 def _decision(i: int, policy_hash: str = "h1") -> DecisionRecord:
@@ -48,13 +48,6 @@ def _decision(i: int, policy_hash: str = "h1") -> DecisionRecord:
 def _account(acc_id: str = "GEN-ACC-001", capital: str = "40000.00") -> AccountRecord:
     return AccountRecord(id=acc_id, type="GEN", initial_capital=Decimal(capital), status="active",
                          created_at=T0, unit="U1")
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    opened = Store.open(store_url)
-    yield opened
-    opened.close()
 
 
 def test_open_on_an_empty_database_creates_every_table_at_the_head_revision(store_url):
@@ -157,7 +150,7 @@ def test_failed_batch_leaves_nothing_and_the_cursor_unchanged(store):
                                                event_index=2)],
                            trades=[bad_trade])
     assert (1, [0, 1], [], []) == (store.run("r1").cursor, [d.event_index for d in store.decisions()],
-                                  store.alerts(), store.trades())
+                                  store.alerts("r1"), store.trades("r1"))
 
 
 def test_bad_value_is_refused_before_writing_with_the_record_and_field_named(store):
@@ -226,10 +219,10 @@ def test_money_round_trips_exactly(store):
                        trades=[TradeRecord(account="ACC-0", ts=T0, symbol="TSLA", side="SELL", quantity=-1,
                                            price=Decimal("12345678901234.5678"), commission=0.6502,
                                            source="ib", strike=Decimal("252.5"), right="P")])
-    trade = store.trades()[0]
+    trade = store.trades("r1")[0]
     expected = ([Decimal(a) for a in amounts],
                 (Decimal("12345678901234.5678"), Decimal("0.6502"), Decimal("252.5")))
-    assert expected == ([a.initial_capital for a in store.accounts()],
+    assert expected == ([a.initial_capital for a in store.accounts("r1")],
                         (trade.price, trade.commission, trade.strike))
 
 
@@ -256,12 +249,13 @@ def test_alert_outbox_links_to_its_decision_and_records_delivery(store):
                     channels=("email", "dashboard")),
         AlertRecord(ts=T0, type="SYSTEM_STATUS", priority="LOW", title="quiet", suppressed=True),
     ])
-    pending = store.alerts(status="pending")
+    pending = store.alerts("r1", status="pending")
     store.mark_alert_delivered(pending[0].id, "sent")
     with pytest.raises(StoreError, match="is sent: it cannot become failed"):
         store.mark_alert_delivered(pending[0].id, "failed")
     assert ([result.decision_seqs[1]], ("email", "dashboard"), ["sent", "suppressed"]) == (
-        [a.decision_seq for a in pending], pending[0].channels, [a.delivery_status for a in store.alerts()])
+        [a.decision_seq for a in pending], pending[0].channels,
+        [a.delivery_status for a in store.alerts("r1")])
 
 
 def test_script_status_moves_only_along_its_lifecycle(store):
@@ -270,12 +264,12 @@ def test_script_status_moves_only_along_its_lifecycle(store):
     store.record_batch("r1", 0, decisions=[_decision(0)], scripts=[
         ScriptRecord(id="S-1", account="GEN-ACC-001", approval="required", script={"steps": []},
                      expires_at=T0 + dt.timedelta(hours=1), event_index=0)])
-    store.set_script_status("S-1", "approved")
-    store.set_script_status("S-1", "executed")
+    store.set_script_status("r1", "S-1", "approved")
+    store.set_script_status("r1", "S-1", "executed")
     with pytest.raises(StoreError, match="action script 'S-1' is executed: it cannot become approved"):
-        store.set_script_status("S-1", "approved")
-    executed = [s.id for s in store.scripts(status="executed")]
-    assert (["S-1"], []) == (executed, store.scripts(status="proposed"))
+        store.set_script_status("r1", "S-1", "approved")
+    executed = [s.id for s in store.scripts("r1", status="executed")]
+    assert (["S-1"], []) == (executed, store.scripts("r1", status="proposed"))
 
 
 def test_accounts_are_upserted_keeping_their_creation_time(store):
@@ -285,7 +279,8 @@ def test_accounts_are_upserted_keeping_their_creation_time(store):
     later = AccountRecord(id="GEN-ACC-001", type="GEN", initial_capital=Decimal("40000.00"),
                           status="fork_pending", created_at=T0 + dt.timedelta(days=30), unit="U1")
     store.record_batch("r1", 1, accounts=[later])
-    assert [("GEN-ACC-001", "fork_pending", T0)] == [(a.id, a.status, a.created_at) for a in store.accounts()]
+    assert [("GEN-ACC-001", "fork_pending", T0)] == [(a.id, a.status, a.created_at)
+                                                     for a in store.accounts("r1")]
 
 
 def test_policy_version_is_recorded_once(store):
@@ -315,32 +310,31 @@ def test_missing_sqlite_directory_and_foreign_backend_are_refused_clearly(tmp_pa
 
 WRITER = textwrap.dedent("""
     import datetime as dt, sys
-    from alluse.adapters.store import DecisionRecord, Store
+    from alluse.adapters.store import DecisionRecord, EventRecord, SnapshotRecord, Store
     url, batch = sys.argv[1], int(sys.argv[2])
     store = Store.open(url)
     run = store.begin_run("killed", "replay", {}, "h1")
     t0 = dt.datetime(2026, 1, 8, tzinfo=dt.UTC)
+    first = run.next_index  # a resumed writer goes on after the last whole batch
     k = 0
     while True:
-        first = k * batch
-        store.record_batch("killed", first + batch - 1, decisions=[
+        last = first + batch - 1
+        store.record_batch("killed", last, decisions=[
             DecisionRecord(i, t0, "h1", {"i": i, "pad": "x" * 200}, {"notes": ["n"] * 20})
-            for i in range(first, first + batch)])
+            for i in range(first, last + 1)],
+            events=[EventRecord(i, t0, "tick", {"i": i}) for i in range(first, last + 1)],
+            snapshot=SnapshotRecord(last, t0, "h1", last.to_bytes(8, "big")))
+        first = last + 1
         k += 1
         if k == 1:
             print("ready", flush=True)
 """)
 
 
-def test_kill_9_mid_run_leaves_a_consistent_prefix_of_whole_batches(store_url, tmp_path):
-    """A writer SIGKILLed at a random moment leaves whole batches only, matching the cursor."""
-    batch = 25
-    script = tmp_path / "writer.py"
-    script.write_text(WRITER, encoding="utf-8")
-    Store.open(store_url).close()  # migrate first, so the writer spends its time writing
-    started = time.monotonic()
+def _write_then_kill(script: Path, store_url: str, batch: int) -> int:
+    """Start the writer, SIGKILL it at a random moment after its first batch; its return code."""
     proc = subprocess.Popen([sys.executable, str(script), store_url, str(batch)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+                            stderr=subprocess.PIPE, text=True, cwd=script.parent)
     try:
         assert "ready\n" == proc.stdout.readline(), proc.stderr.read()
         time.sleep(random.uniform(0.05, 0.5))
@@ -349,14 +343,30 @@ def test_kill_9_mid_run_leaves_a_consistent_prefix_of_whole_batches(store_url, t
     finally:
         proc.kill()
         proc.communicate(timeout=5)
+    return proc.returncode
+
+
+def test_kill_9_mid_run_leaves_a_consistent_prefix_of_whole_batches(store_url, tmp_path):
+    """A writer SIGKILLed at random, resumed and killed again, leaves whole batches only: decisions,
+    the event journal (each event once, in order) and the latest snapshot all match the cursor."""
+    batch = 25
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER, encoding="utf-8")
+    Store.open(store_url).close()  # migrate first, so the writer spends its time writing
+    started = time.monotonic()
+    codes = [_write_then_kill(script, store_url, batch) for _ in range(2)]
     with Store.open(store_url) as store:
         run = store.run("killed")
         indexes = [d.event_index for d in store.decisions(run_id="killed")]
+        journal = [(e.event_index, e.payload["i"]) for e in store.events("killed")]
+        snapshot = store.latest_snapshot("killed")
         resumed = store.begin_run("killed", "replay", {}, "h1")
     count = len(indexes)
-    assert (-signal.SIGKILL, True) == (proc.returncode, time.monotonic() - started < 10)
+    assert ([-signal.SIGKILL] * 2, True) == (codes, time.monotonic() - started < 20)
     assert (list(range(count)), 0, run.cursor + 1, count) == (indexes, count % batch, count,
                                                               resumed.next_index)
+    assert ([(i, i) for i in range(count)], (run.cursor, run.cursor.to_bytes(8, "big"))) == (
+        journal, (snapshot.event_index, snapshot.state))
     if store_url.startswith("sqlite"):
         engine = create_engine(store_url)
         with engine.connect() as conn:

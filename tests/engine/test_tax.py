@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from alluse.adapters.policy_files import default_policy_dir, load_policy_dir
-from alluse.runtime.replay import Replay, ReplayParams
 from alluse.engine.core import Engine
 from alluse.engine.events import Expiration, Fill, OptionContract
 from alluse.engine.ledger import Ledger, Realized
 from alluse.engine.tax import ForkCursor, TaxRates, fork_gain, tax_by_year, unrealized_gain
 from alluse.engine.testing import EventBuilder
+from alluse.runtime.replay import Replay, ReplayParams
 
 ET = timezone(timedelta(hours=-5))
 GEN, REV = "GEN-ACC-001", "REV-ACC-001"

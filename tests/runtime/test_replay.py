@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -20,6 +21,7 @@ from alluse.adapters import marketdata
 from alluse.adapters.policy_files import default_policy_dir, load_policy_dir
 from alluse.adapters.store import Store
 from alluse.engine.errors import DataError
+from alluse.engine.events import parse_event
 from alluse.engine.policy import PolicySet
 from alluse.runtime.replay import Replay, ReplayParams
 
@@ -58,16 +60,20 @@ def _cursor(db: Path) -> tuple[int | None, str | None]:
 def _contents(db: Path) -> dict[str, list[Any]]:
     """What a replay stored, through the Store readers, without store-assigned ids and seqs."""
     with Store.open(f"sqlite:///{db}") as store:
-        (run_id,) = {d.run_id for d in store.decisions()}
+        (run_id,) = [r.run_id for r in store.runs()]
         return {
             "decisions": [(d.event_index, d.ts, d.event, d.decision) for d in store.decisions(run_id)],
             "trades": [(t.account, t.ts, t.symbol, t.side, t.quantity, t.price, t.commission, t.expiry,
-                        t.strike, t.right) for t in store.trades()],
-            "accounts": store.accounts(),
-            "alerts": [(a.ts, a.type, a.priority, a.title, a.account, a.suppressed) for a in store.alerts()],
-            "scripts": [(s.id, s.status, s.script) for s in store.scripts()],
+                        t.strike, t.right) for t in store.trades(run_id)],
+            "accounts": store.accounts(run_id),
+            "alerts": [(a.ts, a.type, a.priority, a.title, a.account, a.suppressed)
+                       for a in store.alerts(run_id)],
+            "scripts": [(s.id, s.status, s.script) for s in store.scripts(run_id)],
             "protocol_changes": [(c.position, c.ts, c.from_level, c.to_level, c.rule)
-                                 for c in store.protocol_changes()],
+                                 for c in store.protocol_changes(run_id)],
+            "positions": store.positions(run_id),
+            "tax_lots": [dataclasses.replace(lot, id=None) for lot in store.tax_lots(run_id)],
+            "events": list(store.events(run_id)),
             "run": [(r.cursor, r.status) for r in [store.run(run_id)] if r is not None],
         }
 
@@ -79,6 +85,26 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[s
     done = _run(db)
     assert (0, "") == (done.returncode, done.stderr)
     return done.stdout, _contents(db)
+
+
+def test_the_journal_holds_every_input_event_once_in_order(
+        uninterrupted: tuple[str, dict[str, list[Any]]]) -> None:
+    """Event indexes run 0…cursor without a gap or repeat; each payload parses back to its event."""
+    _, contents = uninterrupted
+    events = contents["events"]
+    cursor = contents["run"][0][0]
+    parsed = [parse_event(e.payload) for e in events]
+    assert (list(range(cursor + 1)), [e.ts for e in events], [e.type for e in events]) == (
+        [e.event_index for e in events], [p.ts for p in parsed], [p.TYPE for p in parsed])
+
+
+def test_every_decision_is_about_the_journalled_event_of_its_index(
+        uninterrupted: tuple[str, dict[str, list[Any]]]) -> None:
+    """A decision's stored event equals the journal entry with the same index."""
+    _, contents = uninterrupted
+    journal = {e.event_index: e.payload for e in contents["events"]}
+    mismatched = [i for i, _, event, _ in contents["decisions"] if journal.get(i) != event]
+    assert (True, []) == (len(contents["decisions"]) > 0, mismatched)
 
 
 def _kill_midway(directory: Path, target: int, rng: random.Random) -> tuple[Path, int | None, str | None]:
@@ -124,7 +150,9 @@ def test_a_replay_killed_with_sigkill_resumes_to_the_same_result_and_store(
     again = _run(db)
     assert (0, f"resumed run {json.loads(ref_stdout)['run_id']} after event {killed_at}\n", True) == (
         again.returncode, again.stderr, again.stdout == ref_stdout), f"seed {seed}"
-    assert ref_contents == _contents(db), f"seed {seed}, killed at event {killed_at}"
+    resumed = _contents(db)
+    assert ref_contents["events"] == resumed["events"], f"seed {seed}, journal, killed at event {killed_at}"
+    assert ref_contents == resumed, f"seed {seed}, killed at event {killed_at}"
 
 
 def test_running_a_finished_replay_again_writes_nothing(tmp_path: Path, policies: PolicySet) -> None:
@@ -132,10 +160,11 @@ def test_running_a_finished_replay_again_writes_nothing(tmp_path: Path, policies
     params = ReplayParams(dt.date(2021, 3, 1), dt.date(2021, 3, 31), 100_000.0)
     with Store.open(f"sqlite:///{tmp_path / 'r.db'}") as store:
         first = Replay(policies, params, store=store).run()
-        before = (store.decisions(), store.trades(), store.run(first["run_id"]))
+        run_id = first["run_id"]
+        before = (store.decisions(), store.trades(run_id), list(store.events(run_id)), store.run(run_id))
         second = Replay(policies, params, store=store)
         result = second.run()
-        after = (store.decisions(), store.trades(), store.run(first["run_id"]))
+        after = (store.decisions(), store.trades(run_id), list(store.events(run_id)), store.run(run_id))
     assert (first, before, [f"run {first['run_id']} was already recorded in full; nothing was "
                             "written again"]) == (result, after, second.store_notes)
 
@@ -148,10 +177,31 @@ def test_the_store_holds_every_decision_and_the_final_cursor(tmp_path: Path, pol
         result = replay.run()
         stored = store.decisions(result["run_id"])
         run = store.run(result["run_id"])
-        trades = store.trades()
+        trades = store.trades(result["run_id"])
     assert (replay.engine.state.index, "done", result["trades"], True) == (
         run.cursor if run else None, run.status if run else None, len(trades),
         [d.event_index for d in stored] == sorted({d.event_index for d in stored}) and len(stored) > 0)
+
+
+def test_the_store_holds_the_engines_open_positions_and_tax_lots_at_the_end(
+        tmp_path: Path, policies: PolicySet) -> None:
+    """Open positions (shorts, stock) and the lots are the engine's; closed ones stay, saying how."""
+    params = ReplayParams(dt.date(2021, 1, 4), dt.date(2021, 6, 30), 100_000.0)
+    with Store.open(f"sqlite:///{tmp_path / 'r.db'}") as store:
+        replay = Replay(policies, params, store=store)
+        replay.run()
+        positions = store.positions(replay.run_id)
+        lots = store.tax_lots(replay.run_id)
+    engine = replay.engine.state
+    stock = {(lot.account, lot.symbol) for lot in engine.ledger.lots() if lot.expiry is None}
+    expected_open = sorted([*(p.key for p in engine.shorts.values()),
+                            *(f"{acc}:{sym}" for acc, sym in stock)])
+    closed_states = {p.state for p in positions if p.closed_at is not None}
+    held = [(lot.account, lot.symbol, lot.quantity, lot.basis) for lot in engine.ledger.lots()]
+    assert (expected_open, held, True) == (
+        sorted(p.key for p in positions if p.state == "open"),
+        [(lot.account, lot.symbol, lot.quantity, lot.basis) for lot in lots],
+        {"expired", "assigned", "closed", "called_away"} <= closed_states)
 
 
 def test_stored_account_status_follows_every_state_change(tmp_path: Path, policies: PolicySet) -> None:
@@ -164,7 +214,7 @@ def test_stored_account_status_follows_every_state_change(tmp_path: Path, polici
 
         def check(day: int, _total: int) -> None:
             engine = {a.id: a.state for a in replay.engine.state.tree.accounts.values()}
-            stored = {a.id: a.status for a in store.accounts()}
+            stored = {a.id: a.status for a in store.accounts(replay.run_id)}
             observed.update(engine.items())
             if engine != stored:
                 stale.append((day, engine, stored))

@@ -1,7 +1,8 @@
 """Alembic environment for the alluse store.
 
 `Store.open` runs `upgrade head` programmatically and hands its own connection (already inside a
-transaction, with the SQLite pragmas set) through `config.attributes["connection"]`. For
+transaction, with the SQLite pragmas set and foreign keys off until the commit's check) through
+`config.attributes["connection"]`. For
 developers, `alembic -c alembic.ini -x url=sqlite:///alluse.db revision --autogenerate -m "…"`
 works too; alembic.ini holds no URL on purpose (URLs may carry passwords).
 """
@@ -35,17 +36,18 @@ def run_migrations_online() -> None:
             context.run_migrations()
         return
     # Command-line use: build the engine the way the store does (pragmas, BEGIN handling).
-    from alluse.adapters.store.store import make_engine
+    from alluse.adapters.store.store import check_foreign_keys, foreign_keys_checked_at_commit, make_engine
 
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
     if not url:
         raise SystemExit("give the database URL: alembic -x url=sqlite:///alluse.db …")
     engine = make_engine(url)
     try:
-        with engine.connect() as conn:
+        with engine.connect() as conn, foreign_keys_checked_at_commit(conn):
             _configure(conn)
             with context.begin_transaction():
                 context.run_migrations()
+                check_foreign_keys(conn)
             conn.commit()
     finally:
         engine.dispose()
