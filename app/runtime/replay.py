@@ -82,6 +82,19 @@ class ReplaySource:
     def days(self) -> list[dt.date]:
         return [self.start + dt.timedelta(days=i) for i in range((self.end - self.start).days + 1)]
 
+    def warmup(self) -> list[Event]:
+        """The daily bars before ``start`` (indicator warm-up: ATR, RSI, MACD and the simulated
+        market's realised vol need history the first day already), without jobs or prices."""
+        out: list[Event] = []
+        days = sorted({d for s in self.symbols for d in self.history.daily[s] if d < self.start})
+        for d in days:
+            if not self.calendar.is_session(d):
+                continue
+            t_close = dt.datetime.combine(d, self.calendar.close_time(d) or dt.time(16), tzinfo=NY)
+            out += [Bar(t_close, s, b.open, b.high, b.low, b.close, int(b.volume))
+                    for s in self.symbols if (b := self.history.daily[s].get(d)) is not None]
+        return out
+
     def trading(self, d: dt.date) -> bool:
         return self.calendar.is_session(d) and any(d in self.history.daily[s] for s in self.symbols)
 
@@ -132,6 +145,7 @@ class Tally:
     alert_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     premium_weekly: dict[str, float] = field(default_factory=dict)
     trades: int = 0
+    warmed: bool = False  # the warm-up bars were fed
     day: int = 0  # days done
     offset: int = 0  # events of the current day done
 
@@ -161,6 +175,7 @@ class Replay:
         self.run_id = run_id_for(params, ps.hash)
         self.resume_from = 0
         self._last_cursor = -1
+        self._last_commit_day: dt.date | None = None
         self._accounts_recorded: dict[str, Any] = {}
         self.symbols = sorted({s for st in ps.strategies.values() for s in st.symbols})
         mode = "refuse" if ps.data.quality.on_bad_rows == "refuse" else "repair"
@@ -211,16 +226,19 @@ class Replay:
     def resume(cls, ps: PolicySet, params: ReplayParams, saved: bytes, **kw: Any) -> Replay:
         """A replay that continues a `save()`d one (in this process or another)."""
         replay = cls(ps, params, **kw)
-        data = CODEC.loads(saved)
-        replay.engine = Engine.restore(data["engine"].encode(), ps, calendar=replay.calendar)
-        broker: SimBroker = data["broker"]
-        broker.market.calendar = replay.calendar
-        broker.market.config = replay.market.config
-        replay.market = broker.market
-        replay.broker = broker
-        replay.tally = data["tally"]
-        replay._wire()
+        replay._restore(saved)
         return replay
+
+    def _restore(self, saved: bytes) -> None:
+        data = CODEC.loads(saved)
+        self.engine = Engine.restore(data["engine"].encode(), self.ps, calendar=self.calendar)
+        broker: SimBroker = data["broker"]
+        broker.market.calendar = self.calendar
+        broker.market.config = self.market.config
+        self.market = broker.market
+        self.broker = broker
+        self.tally = data["tally"]
+        self._wire()
 
     # ------------------------------------------------------------------ running
     def run(self) -> dict[str, Any]:
@@ -237,6 +255,10 @@ class Replay:
         days = self.source.days()
         finished = self._open_store()
         fed = 0
+        if not self.tally.warmed:
+            for ev in self.source.warmup():
+                self.driver.feed(ev)
+            self.tally.warmed = True
         while self.tally.day < len(days):
             d = days[self.tally.day]
             events = self.source.events(d)
@@ -247,10 +269,10 @@ class Replay:
                 self.driver.feed(events[self.tally.offset - 1])
                 fed += 1
             self._end_of_day(d)
-            self._commit(self._day)
-            self._day = _Day()
             self.tally.day += 1
             self.tally.offset = 0
+            self._commit(self._day, d)
+            self._day = _Day()
             if self.progress is not None:
                 self.progress(self.tally.day, len(days))
         if self.store is not None and not finished:
@@ -325,19 +347,30 @@ class Replay:
         self.resume_from = state.next_index
         if state.resumed:
             self.store_notes.append(f"resumed run {self.run_id} after event {state.cursor}")
+            snap = self.store.latest_snapshot(self.run_id)
+            if snap is not None:  # continue from the saved state, not from the first day
+                self._restore(snap.state)
         self.store.record_policy_version(self.ps.hash, dict(self.ps.file_hashes), "replay")
         return False
 
-    def _commit(self, day: _Day) -> None:
+    def _commit(self, day: _Day, d: dt.date) -> None:
         if self.store is None:
             return
         cursor = self.engine.state.index
         if cursor < self.resume_from or cursor < 0 or cursor == self._last_cursor:
             return  # already stored by the run we resume, or a day without events
         self._last_cursor = cursor
+        from alluse.adapters.store.records import SnapshotRecord
         from alluse.runtime.store_batch import batch_records
 
-        self.store.record_batch(self.run_id, cursor, **batch_records(
+        snapshot = None
+        last = self._last_commit_day
+        if last is not None and (last.year, last.month) != (d.year, d.month):
+            # the first batch of a month carries a saved state: a resume starts from there
+            ts = dt.datetime.combine(d, dt.time(23, 59), tzinfo=NY)
+            snapshot = SnapshotRecord(cursor, ts, self.ps.hash, self.save())
+        self._last_commit_day = d
+        self.store.record_batch(self.run_id, cursor, snapshot=snapshot, **batch_records(
             self, day.decisions, day.trades, day.events, self.resume_from))
 
 

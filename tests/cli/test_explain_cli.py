@@ -136,3 +136,17 @@ def test_impossible_event_is_refused_with_line_and_field_before_any_output(tmp_p
     line = len(good.splitlines()) + 1
     assert (1, f"error: {f}: line {line}: {message}\n", "") == (
         result.exit_code, result.stderr, result.stdout)
+
+
+def test_a_price_that_goes_back_in_time_is_refused_with_its_line(tmp_path):
+    """A 10:00 TSLA price after a 15:00 one (an old move replayed against the positions): line 2,
+    field ts, exit 1; another symbol's stream is not held to TSLA's clock."""
+    f = tmp_path / "back.jsonl"
+    f.write_text(
+        '{"type":"price","ts":"2026-11-19T15:00:00-05:00","symbol":"TSLA","price":250.0}\n'
+        '{"type":"price","ts":"2026-11-19T10:00:00-05:00","symbol":"NVDA","price":130.0}\n'
+        '{"type":"price","ts":"2026-11-19T10:00:00-05:00","symbol":"TSLA","price":230.0}\n')
+    result = runner.invoke(app, ["explain", "--events", str(f)])
+    assert (1, f"error: {f}: line 3: field 'ts': 2026-11-19T10:00:00-05:00 is earlier than the "
+               "previous price:TSLA event (2026-11-19T15:00:00-05:00): events of one stream must "
+               "come in time order") == (result.exit_code, result.stderr.strip().replace("\n", " "))

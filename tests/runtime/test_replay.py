@@ -263,3 +263,22 @@ def test_a_one_minute_file_that_fails_to_load_stops_the_replay(policies: PolicyS
     with pytest.raises(DataError) as caught:
         Replay(policies, ReplayParams(dt.date(2022, 3, 14), dt.date(2022, 3, 18), 100_000.0, bars="1min"))
     assert "1min_AAPL.csv.gz:12: duplicate timestamp (refused)" == str(caught.value)
+
+
+def test_a_resumed_replay_starts_from_the_latest_saved_state(tmp_path: Path, policies: PolicySet) -> None:
+    """Stopped in March, a replay of the same inputs restores the month's saved state (the engine
+    is at the snapshot's event before it feeds anything), then ends equal to an uninterrupted run."""
+    params = ReplayParams(dt.date(2021, 1, 4), dt.date(2021, 3, 31), 100_000.0)
+    whole = Replay(policies, params).run()
+    with Store.open(f"sqlite:///{tmp_path / 'r.db'}") as store:
+        first = Replay(policies, params, store=store)
+        to_mid_march = sum(len(first.source.events(d)) for d in first.source.days()
+                           if d <= dt.date(2021, 3, 15))
+        first.advance(stop_after=to_mid_march)  # February's and March's states are saved
+        snap = store.latest_snapshot(first.run_id)
+        second = Replay(policies, params, store=store)
+        second._open_store()
+        restored_at = second.engine.state.index
+        result = Replay(policies, params, store=store).run()
+    assert (True, snap.event_index if snap else None, whole) == (
+        snap is not None and snap.ts.month == 3, restored_at, result)

@@ -174,3 +174,21 @@ def test_a_delayed_fill_arrives_after_n_market_events_stamped_when_reported() ->
     broker.on_market(Price(t2, "AAPL", 100.0))
     fills = broker.poll()
     assert ([[], []], [t2]) == (seen, [f.ts for f in fills])
+
+
+def test_a_daily_bar_fills_a_resting_limit_at_the_limit_when_its_range_reaches_it() -> None:
+    """An order from an earlier day (good till later): the next day's bar never opened through the
+    limit but its low lifted the put's bid to it: filled at the limit, at the bar's time. The bar of
+    the day the order was placed is judged at its close only."""
+    broker = _broker()
+    q = broker.market.quote("AAPL", TS, 100.0, EXPIRY, 98.0, "P")
+    limit = round(q.ask + 0.30, 2)
+    later = dt.datetime(2022, 2, 17, 16, 0, tzinfo=NY)
+    cmd = SellToOpen("s9-1", "s9", "GEN-ACC-001", "AAPL", PUT, 1, "LMT", limit, 100.0, TS, later)
+    broker.submit(cmd)
+    broker.on_market(_bar(CLOSE, 100.0, 100.8, 95.0, 100.2))  # placement day: only the close
+    placed_day = broker.poll()
+    nxt = dt.datetime(2022, 2, 16, 16, 0, tzinfo=NY)
+    broker.on_market(_bar(nxt, 100.1, 100.6, 96.0, 100.0))
+    assert ([], [Fill(nxt, "GEN-ACC-001", "AAPL", EXPIRY, 98.0, "P", "SELL", 1, limit, 0.65,
+                      "s9-1")]) == (placed_day, broker.poll())
