@@ -79,11 +79,13 @@ class Ctx:
     def today(self) -> dt.date:
         return self.out.ts.astimezone(NY).date()
 
-    def fire(self, rule: str, explanation: str, expression: str = "", values: Values = ()) -> None:
-        self.out.fired.append(RuleTrace(rule, explanation, expression, values, True))
+    def fire(self, rule: str, explanation: str, expression: str = "", values: Values = (), *,
+             step: str = "") -> None:
+        self.out.fired.append(RuleTrace(rule, explanation, expression, values, True, step))
 
-    def miss(self, rule: str, reason: str, expression: str = "", values: Values = ()) -> None:
-        self.out.not_fired.append(RuleTrace(rule, reason, expression, values, False))
+    def miss(self, rule: str, reason: str, expression: str = "", values: Values = (), *,
+             step: str = "") -> None:
+        self.out.not_fired.append(RuleTrace(rule, reason, expression, values, False, step))
 
     def error(self, rule: str, message: str, expression: str = "", values: Values = ()) -> None:
         """A rule that could not be evaluated: neither fired nor failed."""

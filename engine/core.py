@@ -286,7 +286,7 @@ class Engine:
                      f"schedule.yaml (jobs: {', '.join(sorted(ctx.ps.schedule.jobs))})")
             return
         if not job.enabled:
-            ctx.miss(f"schedule.{ev.name}", "job is disabled in schedule.yaml")
+            ctx.miss("schedule.job_disabled", "job is disabled in schedule.yaml", step=ev.name)
             return
         run = HANDLERS[job.handler].run
         if run is not None:

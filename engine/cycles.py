@@ -26,7 +26,7 @@ def weekly_cycle(ctx: Ctx) -> None:
         for mode, spec in wt.modes.items():
             res = ctx.evaluator.test(ctx.ps.expr("week_types.yaml", "modes", mode, "when"), names)
             if res.result:
-                ctx.fire(f"week_types.modes.{mode}", f"{symbol} week to {today}: {spec.label} "
+                ctx.fire(f"week_types#modes/{mode}", f"{symbol} week to {today}: {spec.label} "
                          f"({names['week_return_pct']:+.2f}%)", spec.when,
                          tuple((k, round(v, 4)) for k, v in names.items()))
                 break
@@ -36,7 +36,7 @@ def weekly_cycle(ctx: Ctx) -> None:
         for code, wtype in wt.types.items():
             if ctx.evaluator.test(ctx.ps.expr("week_types.yaml", "types", code, "when"),
                                   names2).result:
-                ctx.fire(f"week_types.types.{code}", f"{o.account} {o.symbol} {o.day}: "
+                ctx.fire(f"week_types#types/{code}", f"{o.account} {o.symbol} {o.day}: "
                          f"{wtype.label}")
                 break
     state.outcomes = [o for o in state.outcomes if o.day >= today]
@@ -48,6 +48,6 @@ def quarterly_cycle(ctx: Ctx) -> None:
             continue
         for acc in sorted(ctx.state.tree.accounts.values(), key=lambda a: a.id):
             if acc.type == r.account_type and acc.state in ("active", "forked"):
-                ctx.fire(f"accounts.reinvestment.{r.account_type}",
+                ctx.fire(f"accounts#reinvestment/{r.account_type}",
                          f"{acc.id}: reinvest {r.reinvest_pct:g}% of the quarter's gains; equity "
                          f"{portfolio.equity(ctx.state, acc.id):,.2f} sizes next quarter's trades")

@@ -27,9 +27,12 @@ class RuleTrace:
     expression: str = ""
     values: tuple[tuple[str, Value], ...] = ()
     result: bool = True
+    step: str = ""  # which check of the rule (an entry's window, data, sizing …), if not the rule
 
     def to_dict(self, key: str) -> dict[str, Any]:
         out: dict[str, Any] = {"rule": self.rule, key: self.explanation}
+        if self.step:
+            out["step"] = self.step
         if self.expression:
             out["expression"] = self.expression
         if self.values:

@@ -24,6 +24,7 @@ from alluse.engine.expressions import what_would_differ
 from alluse.engine.market import Quote, QuoteKey
 from alluse.engine.policy import PolicySet
 from alluse.engine.policy.models import StrategyPolicy, StrikeSelection
+from alluse.engine.policy.rules import rule_id
 from alluse.engine.pricing import bs_greeks, implied_vol
 from alluse.engine.scripts import fill_text
 from alluse.engine.state import EngineState, Reservation
@@ -84,32 +85,32 @@ def entry_scan(ctx: Ctx, job: str) -> None:
     for name, st in ctx.ps.strategies.items():
         if st.entry.job != job:
             continue
-        rule = f"{name}.entry"
+        rule = rule_id(f"strategies/{name}", "entry")
         if not st.enabled:
-            ctx.miss(rule, "strategy is disabled (enabled: false)")
+            ctx.miss(rule, "strategy is disabled (enabled: false)", step="enabled")
             continue
         day = WEEKDAYS[local.weekday()]
         if day not in st.entry.days:
-            ctx.miss(f"{rule}.day", f"{day} is not an entry day ({', '.join(st.entry.days)})")
+            ctx.miss(rule, f"{day} is not an entry day ({', '.join(st.entry.days)})", step="day")
             continue
         win = st.entry.window
         if not win.start <= hhmm < win.end:
-            ctx.miss(f"{rule}.window", f"{hhmm} ET is outside the entry window "
-                     f"{win.start}-{win.end}")
+            ctx.miss(rule, f"{hhmm} ET is outside the entry window {win.start}-{win.end}",
+                     step="window")
             continue
         if not ctx.calendar.is_session(today):
-            ctx.miss(f"{rule}.market_closed", f"{today} is not an NYSE trading day; "
-                     f"on_market_closed: {st.entry.on_market_closed}")
+            ctx.miss(rule, f"{today} is not an NYSE trading day; on_market_closed: "
+                     f"{st.entry.on_market_closed}", step="market_closed")
             continue
         close = ctx.calendar.close_time(today)
         if close is not None and close < dt.time(16) and st.entry.on_early_close == "skip":
-            ctx.miss(f"{rule}.early_close", f"{today} closes early at {close:%H:%M}; "
-                     "on_early_close: skip")
+            ctx.miss(rule, f"{today} closes early at {close:%H:%M}; on_early_close: skip",
+                     step="early_close")
             continue
         for acc in sorted((a for a in ctx.state.tree.accounts.values()
                            if a.type == st.account_type), key=lambda a: a.id):
             if acc.state not in ("active", "forked"):
-                ctx.miss(f"{rule}.account_state", f"{acc.id} is {acc.state}: no new entries")
+                ctx.miss(rule, f"{acc.id} is {acc.state}: no new entries", step="account_state")
                 continue
             for symbol in st.symbols:
                 _scan(ctx, name, st, acc, symbol, right="P")
@@ -176,33 +177,33 @@ STRIKE_METHODS: dict[str, Callable[[Ctx, StrikeSelection, list[Candidate], str, 
 def _scan(ctx: Ctx, name: str, st: StrategyPolicy, acc: AccountInfo, symbol: str, *,
           right: str) -> None:
     state = ctx.state
-    base = f"{name}.entry" if right == "P" else f"{name}.covered_call"
     file = f"strategies/{name}.yaml"
+    base = rule_id(file, "entry" if right == "P" else "covered_calls")
     if symbol in ctx.ps.risk.blacklist:
-        ctx.miss("risk.blacklist", f"{symbol} is blacklisted in risk.yaml")
+        ctx.miss(rule_id("risk", "blacklist"), f"{symbol} is blacklisted in risk.yaml")
         return
     mk = state.market.get(symbol)
     if mk is None or mk.price is None:
-        ctx.miss(f"{base}.data", f"{acc.id} {symbol}: no underlying price yet")
+        ctx.miss(base, f"{acc.id} {symbol}: no underlying price yet", step="data")
         return
     atr = mk.atr.value
     if atr is None:
-        ctx.miss(f"{base}.data", f"{acc.id} {symbol}: ATR({mk.atr.period}) needs "
-                 f"{mk.atr.period} daily bars first")
+        ctx.miss(base, f"{acc.id} {symbol}: ATR({mk.atr.period}) needs {mk.atr.period} daily "
+                 "bars first", step="data")
         return
     price = mk.price
     wstate = wheel(ctx, acc.id, symbol).state
     if right == "P" and wstate in ("stock", "covered_call"):
-        ctx.miss(f"{base}.wheel", f"{acc.id} {symbol}: the wheel holds stock ({wstate}); "
-                 "covered calls, not puts")
+        ctx.miss(base, f"{acc.id} {symbol}: the wheel holds stock ({wstate}); covered calls, "
+                 "not puts", step="wheel")
         return
     if right == "C" and wstate != "stock":
         return
     open_n = sum(1 for p in state.shorts.values()
                  if p.account == acc.id and p.symbol == symbol and p.right == right)
     if open_n >= st.max_open_per_symbol:
-        ctx.miss(f"{base}.max_open", f"{acc.id} {symbol}: {open_n} open {right} position(s), "
-                 f"max_open_per_symbol {st.max_open_per_symbol}")
+        ctx.miss(base, f"{acc.id} {symbol}: {open_n} open {right} position(s), "
+                 f"max_open_per_symbol {st.max_open_per_symbol}", step="max_open")
         return
     today = ctx.today
     cc = st.covered_calls if right == "C" else None
@@ -210,8 +211,8 @@ def _scan(ctx: Ctx, name: str, st: StrategyPolicy, acc: AccountInfo, symbol: str
     quotes = [(k, q) for k, q in mk.quotes.items()
               if k[2] == right and dte_rng.min <= (k[0] - today).days <= dte_rng.max and q.ask > 0]
     if not quotes:
-        ctx.miss(f"{base}.data", f"{acc.id} {symbol}: no {right} quotes with DTE "
-                 f"{dte_rng.min}-{dte_rng.max}")
+        ctx.miss(base, f"{acc.id} {symbol}: no {right} quotes with DTE "
+                 f"{dte_rng.min}-{dte_rng.max}", step="data")
         return
     expiry = (min if dte_rng.prefer == "nearest" else max)(k[0] for k, _ in quotes)
     cands = sorted(((k, q) for k, q in quotes if k[0] == expiry), key=lambda kq: kq[0][1])
@@ -241,21 +242,23 @@ def _scan(ctx: Ctx, name: str, st: StrategyPolicy, acc: AccountInfo, symbol: str
     }
     dedupe = (name + right, acc.id, symbol, expiry)
     if dedupe in state.proposed:
-        ctx.miss(f"{base}.once", f"{acc.id} {symbol}: already proposed for the {expiry} expiry")
+        ctx.miss(base, f"{acc.id} {symbol}: already proposed for the {expiry} expiry",
+                 step="once")
         return
-    ctx.fire(f"{base}.strike", f"{acc.id} {symbol} {expiry} (DTE {dte}): {how}")
+    ctx.fire(base, f"{acc.id} {symbol} {expiry} (DTE {dte}): {how}", step="strike")
     if not _rules_pass(ctx, name, st, acc, symbol, right, names, file):
         return
     svalues: Values
     if right == "C":
         held = portfolio.shares(state, acc.id, symbol)
         qty = held // 100 - open_n
-        binding, why = "wheel.covered", "covered by shares held"
+        binding, why = "wheel.covered", "covered by shares held"  # an engine fact, not a policy rule
         svalues = (("shares", held),)
     else:
         qty, binding, why, svalues = risk.size(ctx, acc, right, strike, premium, atr)
     if qty < 1:
-        ctx.miss(binding, f"{acc.id} {symbol}: 0 contracts allowed — {why}", "", svalues)
+        ctx.miss(binding, f"{acc.id} {symbol}: 0 contracts allowed — {why}", "", svalues,
+                 step="size")
         return
     names["quantity"] = qty
     trigger = _vals(names, ("symbol", "price", "atr", "strike", "premium", "premium_pct",
@@ -288,7 +291,7 @@ def _rules_pass(ctx: Ctx, name: str, st: StrategyPolicy, acc: AccountInfo, symbo
         res = ctx.evaluator.test(expr, names)
         values = tuple((k, round(v, 4) if isinstance(v, float) else v)
                        for k, v in res.values.items())
-        rid = f"{name}.{rule.id}"
+        rid = rule_id(file, "rules", rule.id)
         if res.error is not None:
             ctx.error(rid, f"{acc.id} {symbol}: the rule could not be evaluated: {res.error}; "
                       "no trade was proposed", rule.if_, values)

@@ -61,7 +61,7 @@ def fork_and_merge(ctx: Ctx) -> None:
             continue
         fg = fork_tax(ctx, acc)
         gain, post = fg.gain, fg.post_tax
-        rule = f"accounts.fork.{acc.type}"
+        rule = f"accounts#fork/{acc.type}"
         values: Values = (
             ("realized_gain", float(fg.realized)), ("tax", float(fg.tax)),
             ("post_tax_gain", float(post)), ("threshold", fr.threshold_post_tax_gain))
@@ -132,7 +132,7 @@ def _merges(ctx: Ctx) -> None:
                        if a.type == pol.into_account_type), None)
         if target is None:
             continue
-        rule = "accounts.merge"
+        rule = "accounts#merge"
         values: Values = (("unit_total", float(total)), ("threshold", pol.unit_total_threshold))
         for a in members:
             if a.state == "forked":

@@ -70,7 +70,7 @@ def _relevel(ctx: Ctx, pos: ShortOption, price: float, source: str, bar: Bar | N
         ("atr", round(pos.atr, 4)), ("atr_multiple", round(mult, 4)),
         ("threshold", ctx.thresholds[max(new, old) if new > old else old]),
     )
-    rule = f"protocols.level{new}" if new > old else f"protocols.step_down.level{old}"
+    rule = f"protocols#levels/{new}" if new > old else "protocols#step_down"
     ctx.machines.protocol.fire(pos.model, f"to_L{new}", rule, values)
     pos.max_level = max(pos.max_level, new)
     pos.bounds(ctx.thresholds, ctx.hysteresis)

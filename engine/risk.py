@@ -51,7 +51,7 @@ def breach_breaker(ctx: Ctx) -> None:
     for acc_id, n in sorted(per_account.items()):
         acc = ctx.state.tree.accounts.get(acc_id)
         if n >= cb.max_simultaneous_breaches and acc is not None and _can_suspend(acc):
-            suspend(ctx, acc, "risk.circuit_breakers.breaches",
+            suspend(ctx, acc, "risk#circuit_breakers/max_simultaneous_breaches",
                     f"{acc_id}: {n} positions at level ≥ {cb.breach_min_level} ≥ "
                     f"{cb.max_simultaneous_breaches}",
                     f"Circuit breaker: {acc_id} paused ({n} simultaneous protocol breaches)",
@@ -70,7 +70,7 @@ def track_losses(ctx: Ctx, account: str, before: int) -> None:
     streak = streaks.get(account, 0)
     acc = ctx.state.tree.accounts[account]
     if streak >= cb.consecutive_losses and _can_suspend(acc):
-        suspend(ctx, acc, "risk.circuit_breakers.losses",
+        suspend(ctx, acc, "risk#circuit_breakers/consecutive_losses",
                 f"{account}: {streak} losing closes in a row ≥ {cb.consecutive_losses}",
                 f"Circuit breaker: {account} paused after {streak} consecutive losses",
                 (("consecutive_losses", streak), ("limit", cb.consecutive_losses)))
@@ -94,7 +94,7 @@ def daily_drawdown(ctx: Ctx) -> None:
         down = float((start[1] - equity) / start[1] * 100)
         if down < cb.daily_drawdown_pct:
             continue
-        suspend(ctx, acc, "risk.circuit_breakers.daily_drawdown",
+        suspend(ctx, acc, "risk#circuit_breakers/daily_drawdown_pct",
                 f"{acc.id}: down {down:.2f}% today ({float(start[1]):,.2f} → {float(equity):,.2f})"
                 f" ≥ {cb.daily_drawdown_pct:g}%",
                 f"Circuit breaker: {acc.id} paused, down {down:.1f}% today",
@@ -124,9 +124,9 @@ def resume_accounts(ctx: Ctx) -> None:
         if cb.resume == "next_week" and today.isocalendar()[1] == since.isocalendar()[1]:
             continue
         ctx.state.loss_streak[acc.id] = 0
-        ctx.machines.account.fire(acc.model, "resume", "risk.circuit_breakers.resume",
+        ctx.machines.account.fire(acc.model, "resume", "risk#circuit_breakers/resume",
                                   (("suspended_on", since.isoformat()),))
-        ctx.fire("risk.circuit_breakers.resume", f"{acc.id}: resumed ({cb.resume})")
+        ctx.fire("risk#circuit_breakers/resume", f"{acc.id}: resumed ({cb.resume})")
 
 
 def size(ctx: Ctx, acc: AccountInfo, right: str, strike: float, premium: float,
@@ -142,30 +142,30 @@ def size(ctx: Ctx, acc: AccountInfo, right: str, strike: float, premium: float,
     day_budget = equity * risk.daily_limit.max_pct_of_account / 100
     day_cap = day_budget - used
     caps: list[tuple[int, str, str]] = [
-        (math.floor(pos_cap / pos_unit) if pos_unit > 0 else 0, "risk.position_limit",
+        (math.floor(pos_cap / pos_unit) if pos_unit > 0 else 0, "risk#position_limit",
          f"one contract risks {pos_unit:,.0f} ({risk.position_limit.measure}); limit "
          f"{risk.position_limit.max_pct_of_account:g}% of equity {equity:,.0f} = {pos_cap:,.0f}"),
-        (math.floor(day_cap / day_unit) if day_unit > 0 else 0, "risk.daily_limit",
+        (math.floor(day_cap / day_unit) if day_unit > 0 else 0, "risk#daily_limit",
          f"one contract uses {day_unit:,.0f} of today's {risk.daily_limit.max_pct_of_account:g}% "
          f"budget; {max(day_cap, 0):,.0f} of {day_budget:,.0f} left"),
     ]
     if right == "P" and risk.collateral.cash_secured:
         free = float(portfolio.free_cash(state, acc.id, ctx.ts)) * \
             risk.collateral.max_pct_of_cash / 100
-        caps.append((max(math.floor(free / (100 * strike)), 0), "risk.collateral",
+        caps.append((max(math.floor(free / (100 * strike)), 0), "risk#collateral",
                      f"cash-secured: {100 * strike:,.0f} per contract, {free:,.0f} free cash"))
     level = portfolio.max_level(state, acc.id)
     lv = ctx.ps.protocols.levels[level]
     qty, binding, why = min(caps, key=lambda c: c[0])
     if lv.new_risk == "blocked":
-        qty, binding, why = 0, "risk.protocol_new_risk", (
+        qty, binding, why = 0, f"protocols#levels/{level}", (
             f"{acc.id} has a position at L{level} ({lv.name}): new risk blocked")
     elif lv.new_risk == "reduced":
         reduced = math.floor(qty * lv.size_factor)
         if reduced < qty:
-            qty, binding, why = reduced, "risk.protocol_new_risk", (
+            qty, binding, why = reduced, f"protocols#levels/{level}", (
                 f"{acc.id} has a position at L{level} ({lv.name}): size × {lv.size_factor:g}")
     values: Values = (
-        *((rule.split(".")[-1] + "_max", c) for c, rule, _ in caps),
+        *((rule.split("#")[-1] + "_max", c) for c, rule, _ in caps),
         ("equity", round(equity, 2)), ("protocol_level", level))
     return qty, binding, why, values

@@ -61,13 +61,17 @@ def load_inputs(events: Path, policies: Path | None,
     return ps, evs, cap
 
 
+def _rule(r: Any) -> str:
+    return f"{r.rule} [{r.step}]" if r.step else str(r.rule)
+
+
 def render_text(console: Console, d: Any, ev: Any) -> None:
     console.print(f"[bold]#{d.event_index}[/] {d.ts.isoformat()} [cyan]{d.event_type}[/]"
                   + (f" {escape(getattr(ev, 'symbol', '') or getattr(ev, 'name', ''))}"))
     for r in d.fired:
-        console.print(f"  [green]✔ {escape(r.rule)}[/] {escape(r.explanation)}")
+        console.print(f"  [green]✔ {escape(_rule(r))}[/] {escape(r.explanation)}")
     for r in d.not_fired:
-        console.print(f"  [yellow]✘ {escape(r.rule)}[/] {escape(r.explanation)}")
+        console.print(f"  [yellow]✘ {escape(_rule(r))}[/] {escape(r.explanation)}")
     for r in d.errors:
         console.print(f"  [bold red]⚠ {escape(r.rule)}[/] {escape(r.explanation)}")
     for t in d.transitions:

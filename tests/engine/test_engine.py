@@ -45,7 +45,7 @@ def test_thursday_quote_clearing_gen_minimum_gives_sell_to_open_put_script(ps):
         order.kind, order.action, order.symbol, order.right, order.strike, order.expiry,
         order.quantity)
     assert "required" == script.approval
-    assert any(r.rule == "gen_acc.entry" for r in d.fired)
+    assert any(r.rule == "strategies/gen_acc#entry" and not r.step for r in d.fired)
 
 
 def test_thursday_quote_below_minimum_gives_hitl_alert_and_no_order(ps):
@@ -56,7 +56,7 @@ def test_thursday_quote_below_minimum_gives_hitl_alert_and_no_order(ps):
     [alert] = [a for a in d.alerts if a.type == "TRADE_OPPORTUNITY"]
     assert "HIGH" == alert.priority
     assert "1.18%" in alert.title and "1.50%" in alert.title and "no trade was made" in alert.title
-    [miss] = [r for r in d.not_fired if r.rule == "gen_acc.premium_floor"]
+    [miss] = [r for r in d.not_fired if r.rule == "strategies/gen_acc#rules/premium_floor"]
     assert ("GEN-ACC-001 TSLA: premium_pct 1.184 < min_premium_pct 1.5 (would fire with "
             "premium_pct >= 1.5, 0.3163 more)") == miss.explanation
     assert {"premium_pct": pytest.approx(1.1837, abs=1e-4), "min_premium_pct": 1.5} == dict(
@@ -121,8 +121,8 @@ def test_thanksgiving_thursday_makes_no_entry_and_says_the_market_is_closed(ps):
     """exchange_calendars: 2026-11-26 is not a session; on_market_closed: skip."""
     ev = EventBuilder("2026-11-26")
     [d] = capture_decisions(ps, [ev.clock("entry_scan", "10:00")])
-    assert {"gen_acc.entry.market_closed", "rev_acc.entry.market_closed",
-            "com_acc.entry.market_closed"} == {r.rule for r in d.not_fired}
+    assert {("strategies/gen_acc#entry", "market_closed"), ("strategies/rev_acc#entry", "market_closed"),
+            ("strategies/com_acc#entry", "market_closed")} == {(r.rule, r.step) for r in d.not_fired}
 
 
 def test_fill_for_an_account_not_in_the_tree_is_an_error_naming_it(ps):
@@ -210,6 +210,6 @@ def test_daily_drawdown_beyond_the_limit_pauses_the_account(ps):
     engine.handle(ev.price("TSLA", 228.0, "10:20"))  # the put's intrinsic value: 22 × 100
     d = engine.handle(ev.clock("protocol_check", "10:30"))
     assert "suspended" == engine.state.tree.accounts["GEN-ACC-001"].state
-    [fired] = [r for r in d.fired if r.rule == "risk.circuit_breakers.daily_drawdown"]
+    [fired] = [r for r in d.fired if r.rule == "risk#circuit_breakers/daily_drawdown_pct"]
     assert 5.0 == dict(fired.values)["limit_pct"]
     assert dict(fired.values)["drawdown_pct"] >= 5.0

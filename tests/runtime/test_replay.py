@@ -282,3 +282,27 @@ def test_a_resumed_replay_starts_from_the_latest_saved_state(tmp_path: Path, pol
         result = Replay(policies, params, store=store).run()
     assert (True, snap.event_index if snap else None, whole) == (
         snap is not None and snap.ts.month == 3, restored_at, result)
+
+
+ENGINE_FACTS = ("position.", "wheel.", "ledger.", "data.", "broker.", "protocols.monitor",
+                "schedule.")
+
+
+def test_every_rule_id_a_replay_traces_is_a_policy_rule_or_an_engine_fact(policies: PolicySet) -> None:
+    """Ids with '#' are the stable ids of `policy rules` (file#path); the others name engine facts
+    (positions, the wheel, the ledger, data order, broker reports, the schedule)."""
+    replay = Replay(policies, ReplayParams(dt.date(2021, 1, 4), dt.date(2021, 6, 30), 10_000_000.0))
+    seen: set[str] = set()
+
+    def collect(ev: object, d: Any) -> None:
+        for r in (*d.fired, *d.not_fired, *d.errors):
+            seen.add(r.rule)
+        seen.update(t.rule for t in d.transitions if t.rule)
+        seen.update(a.rule for a in d.alerts if a.rule)
+
+    replay.driver.observers.append(collect)
+    replay.run()
+    unknown = sorted(r for r in seen if ("#" in r and r not in policies.rules)
+                     or ("#" not in r and not r.startswith(ENGINE_FACTS)))
+    assert ([], True) == (unknown, {"accounts#fork/GEN-ACC", "protocols#levels/1",
+                                    "strategies/gen_acc#rules/premium_floor"} <= seen)
