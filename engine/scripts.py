@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from alluse.engine.decisions import ActionScript, ScriptStep, Value
@@ -63,6 +64,39 @@ def _order(ps: PolicySet, file: str, path: tuple[str | int, ...], i: int, step: 
         limit=round(float(limit), 2) if limit is not None else None)
 
 
+@dataclass(frozen=True, slots=True)
+class _StepContext:
+    ps: PolicySet
+    file: str
+    path: tuple[str | int, ...]
+    index: int
+    names: Mapping[str, Any]
+    evaluator: Evaluator
+    expiry_for: Callable[[str], str]
+
+
+def _order_step(c: _StepContext, step: Any) -> ScriptStep:
+    try:
+        return _order(c.ps, c.file, c.path, c.index, step, c.names, c.evaluator, c.expiry_for)
+    except ExpressionRuntimeError as exc:
+        return ScriptStep("note", text=f"order {step.action} not rendered: {exc}; decide by hand")
+
+
+def _alert_step(c: _StepContext, step: Any) -> ScriptStep:
+    return ScriptStep("alert", text=fill_text(step.title, c.names), priority=step.priority)
+
+
+def _note_step(c: _StepContext, step: Any) -> ScriptStep:
+    return ScriptStep("note", text=fill_text(step.text, c.names))
+
+
+# Script step kinds, keyed by the YAML ``kind`` (the policy models' Step union is the schema).
+STEP_KINDS: dict[str, Callable[[_StepContext, Any], ScriptStep]] = {
+    "order": _order_step, "alert": _alert_step, "note": _note_step}
+STEP_MODELS: dict[str, type[OrderStep | AlertStep | NoteStep]] = {
+    "order": OrderStep, "alert": AlertStep, "note": NoteStep}
+
+
 def render_script(
     ps: PolicySet,
     file: str,
@@ -81,20 +115,9 @@ def render_script(
     underlying_price: float = 0.0,
 ) -> ActionScript:
     """Render ``template`` (found at ``file``/``path`` in the policy set) with ``names``."""
-    steps: list[ScriptStep] = []
-    for i, step in enumerate(template.steps):
-        if isinstance(step, OrderStep):
-            try:
-                steps.append(_order(ps, file, path, i, step, names, evaluator, expiry_for))
-            except ExpressionRuntimeError as exc:
-                steps.append(ScriptStep("note", text=f"order {step.action} not rendered: {exc}; "
-                                                     "decide by hand"))
-            continue
-        if isinstance(step, AlertStep):
-            steps.append(ScriptStep("alert", text=fill_text(step.title, names),
-                                    priority=step.priority))
-        elif isinstance(step, NoteStep):
-            steps.append(ScriptStep("note", text=fill_text(step.text, names)))
+    steps = [STEP_KINDS[step.kind](_StepContext(ps, file, path, i, names, evaluator, expiry_for),
+                                   step)
+             for i, step in enumerate(template.steps)]
     expires = ts + dt.timedelta(minutes=template.expires_minutes)
     sid = script_id(ps.hash, event_index, rule, account, template.id, names.get("symbol"),
                     names.get("strike"), names.get("expiry"))
