@@ -12,11 +12,12 @@ package; foreign errors leave it as `BrokerError`.
 
 from alluse.adapters.ib.accounts import PositionDifference, position_differences, settlements
 from alluse.adapters.ib.broker import IbBroker
-from alluse.adapters.ib.connection import ConnectionMachine, ConnState, IbConfig, IbConnection
+from alluse.adapters.ib.connection import IbConfig, IbConnection
 from alluse.adapters.ib.intents import Intent, IntentLog, IntentState, MemoryIntentLog
 from alluse.adapters.ib.mapping import OrderRef, account_problem
 from alluse.adapters.ib.marketdata import IbMarketData
 from alluse.adapters.ib.pacing import LineBudget, SlidingWindow, TokenBucket
+from alluse.adapters.ib.state import ConnectionMachine, ConnState
 
 __all__ = [
     "ConnState",

@@ -29,8 +29,9 @@ from ib_async import Fill as IbFill
 
 from alluse.adapters.clock import LiveClock
 from alluse.adapters.ib import accounts, mapping
-from alluse.adapters.ib.connection import ConnState, IbConnection
+from alluse.adapters.ib.connection import IbConnection
 from alluse.adapters.ib.intents import Intent, IntentLog, IntentState, MemoryIntentLog
+from alluse.adapters.ib.state import ConnState
 from alluse.engine.calendar import NY
 from alluse.engine.commands import OrderCommand
 from alluse.engine.errors import BrokerError
@@ -203,6 +204,9 @@ class IbBroker:
             if intent.state.done or intent.intent_id in seen:
                 continue
             await self._unseen(intent)
+        for intent in list(self._intents.values()):  # cancels asked for while IB was away
+            if intent.cancel_requested and intent.state is IntentState.WORKING and not self.dry_run:
+                await self._send_cancel(intent)
 
     def _adopt(self, intent: Intent, trade: Trade, is_open: bool) -> None:
         if trade.order.orderId:

@@ -2,9 +2,9 @@
 and the state machine that says what may be done over it.
 
     disconnected ──start / backoff──► connecting ──handshake + sync──► connected
-         ▲                               │                             │   ▲
-         └──────── failure ──────────────┘                       1100 ▼   │ 1101/1102 + sync
-         └────────────── connection lost / heartbeat unanswered ── degraded
+         ▲                               │   └── (1100 during the sync) ─┐ │   ▲
+         └──────── failure ──────────────┘                         1100 ▼ ▼   │ 1101/1102 + sync
+         └────────────── connection lost / heartbeat unanswered ──── degraded
 
 - Connecting is bounded (``connect_timeout``, `asyncio.wait_for`); error 326 (client id in use)
   fails the attempt at once instead of waiting the timeout out.
@@ -24,12 +24,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import datetime as dt
 import logging
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, TypeVar
 
 from ib_async import IB
@@ -37,58 +35,11 @@ from ib_async.ib import StartupFetchNONE
 
 from alluse.adapters.ib import mapping
 from alluse.adapters.ib.pacing import TokenBucket
+from alluse.adapters.ib.state import ConnectionMachine, ConnState
 from alluse.engine.errors import BrokerError
 
 T = TypeVar("T")
 log = logging.getLogger("alluse.ib")
-
-
-class ConnState(StrEnum):
-    DISCONNECTED = "disconnected"
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    DEGRADED = "degraded"
-
-
-_MOVES: dict[ConnState, frozenset[ConnState]] = {
-    ConnState.DISCONNECTED: frozenset({ConnState.CONNECTING}),
-    ConnState.CONNECTING: frozenset({ConnState.CONNECTED, ConnState.DISCONNECTED}),
-    ConnState.CONNECTED: frozenset({ConnState.DEGRADED, ConnState.DISCONNECTED}),
-    ConnState.DEGRADED: frozenset({ConnState.CONNECTED, ConnState.DISCONNECTED}),
-}
-StateListener = Callable[[ConnState, ConnState, str], None]
-
-
-class ConnectionMachine:
-    """The connection's state and the only moves allowed between states. Listeners hear every
-    move (old, new, reason) on the IB thread; they must not block."""
-
-    def __init__(self) -> None:
-        self.state = ConnState.DISCONNECTED
-        self.reason = ""
-        self.since = dt.datetime.now(dt.UTC)
-        self.listeners: list[StateListener] = []
-        self._changed = threading.Condition()
-
-    def move(self, new: ConnState, reason: str) -> None:
-        old = self.state
-        if new is old:
-            return
-        if new not in _MOVES[old]:
-            raise BrokerError(f"IB connection cannot go from {old} to {new} ({reason})")
-        with self._changed:
-            self.state, self.reason, self.since = new, reason, dt.datetime.now(dt.UTC)
-            self._changed.notify_all()
-        log.info("IB connection %s → %s: %s", old, new, reason)
-        for listener in self.listeners:
-            try:
-                listener(old, new, reason)
-            except Exception:  # a listener's bug must not stop the connection
-                log.exception("IB connection state listener failed")
-
-    def wait_for(self, states: set[ConnState], timeout: float) -> bool:
-        with self._changed:
-            return self._changed.wait_for(lambda: self.state in states, timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +87,7 @@ class IbConnection:
         self._reconnecting: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._restoring: asyncio.Future[None] | None = None
+        self._servers_lost = ""  # the text of a 1100 seen during this session's sync
         self._sync_lock = asyncio.Lock()
         self.ib.errorEvent += self._on_error
         self.ib.disconnectedEvent += self._on_disconnected
@@ -235,12 +187,13 @@ class IbConnection:
             self.last_error = str(exc)
             self.machine.move(ConnState.DISCONNECTED, str(exc))
             raise
-        self.machine.move(ConnState.CONNECTED, "connected and reconciled")
+        self._settle_state("connected and reconciled")
         self._heartbeat = asyncio.ensure_future(self._beat())
 
     async def _attempt(self) -> None:
         """One connect: handshake, account check, sync; raises BrokerError (state left to the caller)."""
         cfg = self.config
+        self._servers_lost = ""
         self._refused = asyncio.get_running_loop().create_future()
         try:
             await asyncio.wait_for(self._login(self._refused), cfg.connect_timeout)
@@ -295,6 +248,13 @@ class IbConnection:
             raise _Refused(problem, fatal=True)
         return account
 
+    def _settle_state(self, reason: str) -> None:
+        """The end of a successful attempt: connected, unless IB lost its servers meanwhile."""
+        if self._servers_lost:
+            self.machine.move(ConnState.DEGRADED, f"error 1100: {self._servers_lost}")
+        else:
+            self.machine.move(ConnState.CONNECTED, reason)
+
     async def _sync(self) -> None:
         async with self._sync_lock:
             for step in self._sync_steps:
@@ -335,7 +295,7 @@ class IbConnection:
                 self.machine.move(ConnState.DISCONNECTED, str(exc))
             else:
                 self.reconnects += 1
-                self.machine.move(ConnState.CONNECTED, "reconnected and reconciled")
+                self._settle_state("reconnected and reconciled")
                 return
             delay = min(delay * 2, self.config.reconnect_max)
 
@@ -366,8 +326,11 @@ class IbConnection:
     def _on_error(self, req_id: int, code: int, text: str, contract: object) -> None:
         if code == mapping.CLIENT_ID_IN_USE:
             self._refuse(code, text)
-        elif code == mapping.CONNECTIVITY_LOST and self.state is ConnState.CONNECTED:
-            self.machine.move(ConnState.DEGRADED, f"error 1100: {text}")
+        elif code == mapping.CONNECTIVITY_LOST:
+            if self.state is ConnState.CONNECTING:
+                self._servers_lost = text
+            elif self.state is ConnState.CONNECTED:
+                self.machine.move(ConnState.DEGRADED, f"error 1100: {text}")
         elif (code in (mapping.RESTORED_DATA_LOST, mapping.RESTORED_DATA_KEPT)
               and self.state in (ConnState.CONNECTED, ConnState.DEGRADED)):
             self._restoring = asyncio.ensure_future(self._restore(code == mapping.RESTORED_DATA_LOST))

@@ -29,8 +29,9 @@ from ib_async import IB, Contract, Option, Ticker
 
 from alluse.adapters.clock import LiveClock
 from alluse.adapters.ib import mapping
-from alluse.adapters.ib.connection import ConnState, IbConnection
+from alluse.adapters.ib.connection import IbConnection
 from alluse.adapters.ib.pacing import LineBudget, SlidingWindow
+from alluse.adapters.ib.state import ConnState
 from alluse.engine.calendar import NY, MarketCalendar
 from alluse.engine.errors import BrokerError
 from alluse.engine.events import Bar, OptionContract, OptionQuote

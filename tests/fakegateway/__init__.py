@@ -6,7 +6,8 @@ it survives a client's reconnect and a gateway restart.
 """
 
 from tests.fakegateway.book import MAG6_PRICES, Book, FakeMarket
+from tests.fakegateway.handlers import DropPoint
 from tests.fakegateway.pacing import PacingMonitor
-from tests.fakegateway.server import DropPoint, FakeGateway
+from tests.fakegateway.server import FakeGateway
 
 __all__ = ["MAG6_PRICES", "Book", "DropPoint", "FakeGateway", "FakeMarket", "PacingMonitor"]

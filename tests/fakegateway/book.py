@@ -8,7 +8,8 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 
-from tests.fakegateway.wire import ExecutionRecord, Instrument, OrderRecord
+from tests.fakegateway import wire
+from tests.fakegateway.wire import ExecutionRecord, Field, Instrument, OrderRecord
 
 MAG6_PRICES = {"AAPL": 230.0, "MSFT": 420.0, "GOOGL": 170.0, "AMZN": 190.0, "NVDA": 120.0,
                "TSLA": 250.0}
@@ -82,6 +83,42 @@ class FakeMarket:
         call_delta = 1 / (1 + math.exp(-moneyness))
         delta = call_delta if inst.right == "C" else call_delta - 1
         return round(mid * 0.97, 2), round(mid * 1.03 + 0.01, 2), round(delta, 4)
+
+    def ticks(self, req_id: int, inst: Instrument) -> list[list[Field]]:
+        """The price ticks a new market-data line starts with (bid, ask; a stock's last and close)."""
+        spot = self.prices[inst.symbol]
+        if inst.sec_type == "STK":
+            return [wire.tick_price(req_id, 1, round(spot - 0.01, 2), 300),
+                    wire.tick_price(req_id, 2, round(spot + 0.01, 2), 200),
+                    wire.tick_price(req_id, 4, spot, 100),
+                    wire.tick_price(req_id, 9, round(spot * 0.99, 2), 0)]
+        bid, ask, _ = self.quote(inst)
+        return [wire.tick_price(req_id, 1, bid, 10), wire.tick_price(req_id, 2, ask, 12)]
+
+    def greeks(self, req_id: int, inst: Instrument, *, sentinels: bool) -> list[Field]:
+        """An option's model greeks (tick 13); with ``sentinels`` IB's "not computed" values."""
+        spot = self.prices[inst.symbol]
+        if sentinels:
+            return wire.option_computation(req_id, 13, -1, -2, -1, spot)
+        bid, ask, delta = self.quote(inst)
+        return wire.option_computation(req_id, 13, 0.35, delta, (bid + ask) / 2, spot)
+
+    def daily_bars(self, req_id: int, symbol: str, end: dt.date, count: int) -> list[Field]:
+        """A historicalData reply: ``count`` weekdays of bars up to ``end``, around the price."""
+        days: list[dt.date] = []
+        day = end
+        while len(days) < count:
+            if day.weekday() < 5:
+                days.append(day)
+            day -= dt.timedelta(days=1)
+        days.reverse()
+        base = self.prices.get(symbol, 100.0)
+        fields: list[Field] = [17, req_id, days[0].strftime("%Y%m%d"), end.strftime("%Y%m%d"), len(days)]
+        for i, d in enumerate(days):
+            close = round(base * (1 + 0.02 * math.sin(i / 3)), 2)
+            fields += wire.bar_fields(d, round(close * 0.995, 2), round(close * 1.01, 2),
+                                      round(close * 0.985, 2), close, 1_000_000 + i)
+        return fields
 
 
 @dataclass(slots=True)

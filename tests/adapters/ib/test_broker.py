@@ -221,3 +221,32 @@ def test_differences_name_where_ib_and_the_virtual_accounts_disagree(fake, make_
         (d.key, d.at_ib, d.virtual) for d in differences]
     assert {ACCOUNT: -1} == differences[1].accounts
     assert [] == node.broker.poll()  # before its expiry, a missing option is not settled
+
+
+def test_a_cancel_asked_for_while_ib_is_away_is_sent_after_the_reconcile(fake, make_node):
+    """The order rests at IB; the connection drops; the cancel waits for the reconnect, then
+    goes out to the adopted order and comes back as OrderCancelled."""
+    fake.auto_fill = False
+    node = make_node(fake, reconnect_initial=0.5)
+    node.broker.submit(sell_put(fake))
+    fake.drop_connections()
+    assert node.connection.wait_until(ConnState.DISCONNECTED, timeout=2)
+    node.broker.cancel("S1-1")
+    assert [] == fake.cancel_messages
+    assert node.connection.wait_until(ConnState.CONNECTED, timeout=3)
+    events = events_until(node, lambda ev: bool(ev))
+    assert [("S1-1", OrderCancelled)] == [(e.order_id, type(e)) for e in events]
+    assert 1 == len(fake.cancel_messages)
+
+
+def test_connectivity_lost_during_the_reconcile_leaves_the_connection_degraded(fake, make_node):
+    """A 1100 that arrives while a reconnect is still reconciling is not forgotten: the
+    connection comes up degraded, and 1102 lifts it."""
+    node = make_node(fake)
+    fake.inject_after(99, 1100)
+    fake.drop_connections()
+    assert node.connection.wait_until(ConnState.DEGRADED, timeout=3)
+    with pytest.raises(BrokerError, match="degraded"):
+        node.broker.submit(sell_put(fake))
+    fake.inject(1102)
+    assert node.connection.wait_until(ConnState.CONNECTED, timeout=2)
