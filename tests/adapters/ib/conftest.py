@@ -8,13 +8,21 @@ so those log lines are the fake's conformance oracle.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
 
-from alluse.adapters.ib import IbBroker, IbConfig, IbConnection, IbMarketData, MemoryIntentLog
+from alluse.adapters.ib import (
+    ConnState,
+    IbBroker,
+    IbConfig,
+    IbConnection,
+    IbMarketData,
+    MemoryIntentLog,
+)
 from alluse.engine.ports import Clock
 from tests.fakegateway import FakeGateway
 
@@ -46,6 +54,17 @@ class Node:
     broker: IbBroker
     data: IbMarketData
     intents: MemoryIntentLog
+
+
+def reconnected(node: Node, count: int = 1, timeout: float = 5.0) -> bool:
+    """Wait until the connection has come back ``count`` times and is up (a short backoff can
+    leave it disconnected for less time than a test thread takes to look)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if node.connection.reconnects >= count and node.connection.state is ConnState.CONNECTED:
+            return True
+        time.sleep(0.01)
+    return False
 
 
 @pytest.fixture

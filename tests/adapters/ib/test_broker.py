@@ -23,7 +23,7 @@ from alluse.engine.events import (
     OrderRejected,
     Right,
 )
-from tests.adapters.ib.conftest import Node
+from tests.adapters.ib.conftest import Node, reconnected
 from tests.fakegateway import DropPoint, FakeGateway
 
 ACCOUNT = "GEN-ACC-001"
@@ -92,8 +92,7 @@ def test_disconnect_at_each_point_reconnects_reconciles_and_leaves_exactly_one_o
     node = make_node(fake)
     fake.drop_next(point)
     node.broker.submit(sell_put(fake))
-    assert node.connection.wait_until(ConnState.DISCONNECTED, timeout=2)
-    assert node.connection.wait_until(ConnState.CONNECTED, timeout=5)
+    assert reconnected(node)
     if point is DropPoint.BEFORE_ACK:  # the order rests at the gateway: it fills now
         fake.fill("S1-1")
     events = events_until(node, lambda ev: bool(fills(ev)))
@@ -111,8 +110,7 @@ def test_gateway_restart_rolling_next_valid_id_back_never_reuses_an_order_id(fak
     events_until(node, lambda ev: bool(fills(ev)))
     first = int(fake.messages(3)[0][1])
     fake.restart(next_valid_id=1)
-    assert node.connection.wait_until(ConnState.DISCONNECTED, timeout=2)
-    assert node.connection.wait_until(ConnState.CONNECTED, timeout=5)
+    assert reconnected(node)
     node.broker.submit(sell_put(fake, "S2-1", strike=225.0))
     events_until(node, lambda ev: bool(fills(ev)))
     second = int(fake.messages(3)[1][1])
@@ -227,7 +225,7 @@ def test_a_cancel_asked_for_while_ib_is_away_is_sent_after_the_reconcile(fake, m
     """The order rests at IB; the connection drops; the cancel waits for the reconnect, then
     goes out to the adopted order and comes back as OrderCancelled."""
     fake.auto_fill = False
-    node = make_node(fake, reconnect_initial=0.5)
+    node = make_node(fake, reconnect_initial=1.0)
     node.broker.submit(sell_put(fake))
     fake.drop_connections()
     assert node.connection.wait_until(ConnState.DISCONNECTED, timeout=2)

@@ -83,15 +83,15 @@ def test_greek_sentinels_minus_one_and_minus_two_become_none(make_node):
 def test_data_lost_1101_requests_the_open_lines_again(make_node):
     """1101 drops every subscription at the gateway: the open lines are requested again and the
     quotes complete with their greeks."""
-    with FakeGateway(greeks_delay=0.6) as gateway:
-        node = make_node(gateway, data={"quote_wait": 3.0})
+    with FakeGateway(greeks_delay=1.0) as gateway:
+        node = make_node(gateway, data={"quote_wait": 4.0})
         out: list[list[OptionQuote]] = []
         worker = threading.Thread(target=lambda: out.append(node.data.quotes(
             _contracts(gateway, [225.0, 230.0]), dt.datetime.now(dt.UTC))))
         worker.start()
         time.sleep(0.3)
         gateway.inject(1101)  # before the greeks: the gateway forgets them
-        worker.join(5)
+        worker.join(6)
         (quotes,) = out
         assert [True, True] == [q.delta is not None for q in quotes]
         assert 4 == len(gateway.messages(1))  # two lines, each requested twice
