@@ -243,7 +243,8 @@ def test_attempt_as_dict_has_status_hash_and_located_errors(policy_dir):
     out = attempt.as_dict()
     assert ("rejected", None, "2026-01-05T00:00:00+00:00") == (out["status"], out["hash"],
                                                                out["at"])
-    assert {"file", "line", "col", "message", "policy", "rule", "code"} == set(out["errors"][0])
+    assert {"file", "line", "col", "message", "policy", "rule", "code", "severity"} == set(
+        out["errors"][0])
 
 
 def test_polling_mode_ends_with_the_last_same_size_save_active(policy_dir):
