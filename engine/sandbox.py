@@ -179,8 +179,8 @@ def infer_type(node: ast.AST, kinds: Mapping[str, str], expect: str | None = Non
     body = node.body if isinstance(node, ast.Expression) else node
     found = _type(body, kinds)
     if expect == BOOL and found != BOOL:
-        raise ExpressionError(f"a condition must be true or false, but this is {_SHOWN[found]}"
-                              " (compare it: 'x > 0', 'x == \'P\'')", 1)
+        raise ExpressionError(f"a condition must be true or false, but this is {_SHOWN[found]}",
+                              1)
     if expect == NUMBER and found != NUMBER:
         raise ExpressionError(f"must be a number, but this is {_SHOWN[found]}", 1)
     return found
@@ -212,7 +212,7 @@ def _type(node: ast.AST, kinds: Mapping[str, str]) -> str:
     if isinstance(node, ast.BinOp):
         op = _BINOPS[type(node.op)]
         if op in ("/", "//", "%") and _is_zero(node.right):
-            raise ExpressionError(f"division by zero ('{op} 0')",
+            raise ExpressionError(f"division by zero ('{op} {ast.unparse(node.right)}')",
                                   getattr(node.right, "col_offset", 0) + 1)
         left, right = _type(node.left, kinds), _type(node.right, kinds)
         if left != NUMBER or right != NUMBER:

@@ -92,7 +92,7 @@ class _Review:
                     continue
                 flagged.add(typo)
                 self.warn(file, (*base, typo), f"{what} {typo}: did you mean {meant}?",
-                          code="typo", key=True)
+                          code="typo", rule=f"{base[-1]}.{typo}", key=True)
         return flagged
 
 

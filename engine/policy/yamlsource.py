@@ -143,6 +143,7 @@ def _yaml() -> YAML:
     return y
 
 
+_LONG_NUMBER = re.compile(r"\d{4000,}")  # Python refuses to convert past 4300 digits
 _SECOND = re.compile(r"second occurrence.*?line (\d+), column (\d+)", re.S)
 _IN_FILE = re.compile(r'\s*in "<unicode string>", line \d+, column \d+')
 
@@ -221,6 +222,11 @@ def _plain(node: Any, path: Path_, doc: YamlDoc, issues: list[PolicyIssue]) -> A
     return str(node)
 
 
+def _unreadable(file: str, exc: Exception) -> PolicyIssue:
+    return PolicyIssue(file, 1, 1, f"YAML: the document cannot be read ({type(exc).__name__}: "
+                       f"{' '.join(str(exc).split())[:200]})", code="yaml-syntax")
+
+
 def parse_yaml(file: str, raw: bytes) -> tuple[YamlDoc | None, list[PolicyIssue]]:
     """Parse one policy file. Returns the document (None when unusable) and every issue found.
 
@@ -274,6 +280,8 @@ def _parse(file: str, raw: bytes) -> tuple[YamlDoc | None, list[PolicyIssue]]:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         problem = " ".join((exc.problem or exc.context or "invalid YAML").split())
+        if type(exc).__name__ == "MaxDepthExceededError":
+            problem = f"nested deeper than {MAX_DEPTH} levels"
         if type(exc).__name__ == "DuplicateKeyError":
             problem = problem.replace("found duplicate key", "duplicate key")
             problem = problem.split(" with value")[0]
@@ -284,10 +292,16 @@ def _parse(file: str, raw: bytes) -> tuple[YamlDoc | None, list[PolicyIssue]]:
     except (RecursionError, MemoryError):
         return None, [PolicyIssue(file, 1, 1, "YAML: the document is nested too deeply",
                                   code="too-large")]
+    except ValueError as exc:
+        digits = _LONG_NUMBER.search(text)
+        if digits is None:
+            return None, [_unreadable(file, exc)]
+        line = text.count("\n", 0, digits.start()) + 1
+        col = digits.start() - (text.rfind("\n", 0, digits.start()) + 1) + 1
+        return None, [PolicyIssue(file, line, col, f"a number of {len(digits.group())} digits: "
+                                  "no policy value is that long", code="too-large")]
     except Exception as exc:  # a parser bug must still end in a located issue, not a traceback
-        return None, [PolicyIssue(file, 1, 1, f"YAML: the document cannot be read "
-                                  f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})",
-                                  code="yaml-syntax")]
+        return None, [_unreadable(file, exc)]
     issues += [_warning_issue(file, w) for w in caught]
     doc = YamlDoc(file, None)
     doc.values[()] = (1, 1)
