@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import types
 import typing
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -286,7 +287,9 @@ def format_policy(file: str, text: str) -> str:
         first = errors[0] if errors else None
         raise FormatError(first.message if first else "not a policy document",
                           first.line if first else 1, first.col if first else 1)
-    formatted = _layout(_reorder(file, text, model), model)
+    with warnings.catch_warnings():  # said by parse_yaml as lint warnings; never on the terminal
+        warnings.simplefilter("ignore")
+        formatted = _layout(_reorder(file, text, model), model)
     after, _ = parse_yaml(file, formatted.encode("utf-8"))
     if after is None or after.data != before.data:
         raise FormatError("formatting would change what the file says; left as it is "
