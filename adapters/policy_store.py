@@ -72,6 +72,13 @@ class ReloadAttempt:
         }
 
 
+def internal_error(exc: BaseException) -> PolicyLoadError:
+    """An unexpected error while loading, as a rejection that says what happened (one line)."""
+    text = " ".join(str(exc).split())[:200]
+    return PolicyLoadError([PolicyIssue(".", 1, 1, f"internal error while loading the policy "
+                                        f"set: {type(exc).__name__}: {text}", code="internal")])
+
+
 def content_hash(files: Mapping[str, bytes]) -> str:
     """Hash of a directory's policy files: names and bytes, independent of read order."""
     digest = hashlib.sha256()
@@ -144,16 +151,27 @@ class PolicyStore:
     # ------------------------------------------------------------------ loading
 
     def reload(self) -> ReloadAttempt:
-        """Read and validate the whole directory now; swap only if all of it is valid."""
+        """Read and validate the whole directory now; swap only if all of it is valid.
+
+        Never raises: whatever goes wrong inside is a rejected attempt that says what happened.
+        """
         with self._lock:
-            attempt = self._attempt()
+            try:
+                attempt = self._attempt()
+            except Exception as exc:
+                log.exception("policy reload of %s failed", self.directory)
+                self._examined = None  # try the same bytes again next time
+                attempt = self._reject(self._clock(), internal_error(exc), None, ())
             self._last_attempt = attempt
+        self._notify(attempt)
+        return attempt
+
+    def _notify(self, attempt: ReloadAttempt) -> None:
         for callback in list(self._subscribers):
             try:
                 callback(attempt)
             except Exception:  # a broken subscriber must not stop the watcher or the others
                 log.exception("policy store subscriber %r failed", callback)
-        return attempt
 
     def _attempt(self) -> ReloadAttempt:
         now = self._clock()
@@ -171,12 +189,15 @@ class PolicyStore:
             policy = load_policy_set(files)
         except PolicyLoadError as exc:
             return self._reject(now, exc, digest, names)
+        except Exception as exc:  # a loader bug: rejected like a bad edit, never a dead watcher
+            log.exception("loading the policy set of %s failed", self.directory)
+            return self._reject(now, internal_error(exc), digest, names)
         self._active = policy  # one reference assignment: readers see the old or the new set
         self._last_error = None
         self._last_success_at = now
         return ReloadAttempt(now, "accepted", policy.hash, (), digest, names)
 
-    def _reject(self, now: datetime, exc: PolicyLoadError, digest: str,
+    def _reject(self, now: datetime, exc: PolicyLoadError, digest: str | None,
                 names: tuple[str, ...]) -> ReloadAttempt:
         self._last_error = exc
         return ReloadAttempt(now, "rejected", self.active_hash, tuple(exc.issues), digest, names)
@@ -202,6 +223,21 @@ class PolicyStore:
             self._thread = None
 
     def _run(self) -> None:
+        """The watcher thread: it never dies of an error; each one is a rejected attempt."""
+        while not self._stop.is_set():
+            try:
+                self._watch()
+                return
+            except Exception as exc:
+                log.exception("policy watch on %s failed", self.directory)
+                self._ready.set()
+                attempt = self._reject(self._clock(), internal_error(exc), None, ())
+                self._last_attempt = attempt
+                self._notify(attempt)
+                if self._stop.wait(max(self._step_ms, 20) * 5 / 1000):
+                    return
+
+    def _watch(self) -> None:
         import watchfiles  # only the watcher needs it; lint and reload() do not
 
         while not self._stop.is_set():

@@ -21,9 +21,32 @@ class AlluseError(Exception):
     """Base of every error alluse raises on purpose."""
 
 
+def one_line(text: str) -> str:
+    """``text`` with every line break and other control character escaped (``\\n``, ``\\x07``),
+    so a message quoting a YAML key or an expression stays on one line of a terminal or log."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable() or ch == "\t":
+            out.append(ch)
+        elif ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        else:
+            out.append(f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+    return "".join(out)
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r"}
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyIssue:
-    """One problem found in a policy set, located as precisely as the YAML allows (1-based)."""
+    """One problem found in a policy set, located as precisely as the YAML allows (1-based).
+
+    ``severity`` is ``error`` (the set is refused) or ``warning`` (lint reports it; the set
+    loads). Every text field is kept on one line (`one_line`).
+    """
 
     file: str
     line: int
@@ -32,12 +55,24 @@ class PolicyIssue:
     policy: str = ""
     rule: str = ""
     code: str = "invalid"
+    severity: str = "error"
+
+    def __post_init__(self) -> None:
+        for name in ("file", "message", "policy", "rule"):
+            value = getattr(self, name)
+            if not value.isprintable():
+                object.__setattr__(self, name, one_line(value))
+
+    @property
+    def is_warning(self) -> bool:
+        return self.severity == "warning"
 
     def format(self) -> str:
         where = f"{self.file}:{self.line}:{self.col}"
         parts = (self.policy and f"policy {self.policy}", self.rule and f"rule {self.rule}")
         ctx = ", ".join(p for p in parts if p)
-        return f"{where}: {ctx + ': ' if ctx else ''}{self.message}"
+        level = "warning: " if self.is_warning else ""
+        return f"{where}: {level}{ctx + ': ' if ctx else ''}{self.message}"
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -47,6 +82,7 @@ class PolicyIssue:
             "policy": self.policy,
             "rule": self.rule,
             "code": self.code,
+            "severity": self.severity,
             "message": self.message,
         }
 

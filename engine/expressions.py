@@ -23,7 +23,7 @@ from typing import Any
 from simpleeval import SimpleEval
 
 from alluse.engine.errors import ExecutionError
-from alluse.engine.sandbox import CMPOPS, ExpressionError, check
+from alluse.engine.sandbox import CMPOPS, ExpressionError, check, infer_type
 
 __all__ = [
     "FUNCTIONS",
@@ -45,8 +45,40 @@ MAX_LENGTH = 500
 MAX_NODES = 200
 
 
+MAX_ROUND_DIGITS = 15
+MAX_POWER_BITS = 4096  # a power whose result needs more bits is refused at evaluation
+
+
 def _round(x: float, ndigits: int = 0) -> float:
-    return float(round(x, int(ndigits)))
+    digits = int(ndigits)
+    if abs(digits) > MAX_ROUND_DIGITS:  # round(5, -10**8) computes 10**100000000
+        raise ValueError(f"round(): ndigits must be between -{MAX_ROUND_DIGITS} and "
+                         f"{MAX_ROUND_DIGITS}")
+    return float(round(x, digits))
+
+
+def _no_sequence(*values: Any) -> None:
+    if any(isinstance(v, str | bytes | list | tuple) for v in values):
+        raise TypeError("repeating or formatting strings and lists is not allowed")
+
+
+def _mult(a: Any, b: Any) -> Any:
+    _no_sequence(a, b)
+    return a * b
+
+
+def _mod(a: Any, b: Any) -> Any:
+    _no_sequence(a)
+    return a % b
+
+
+def _pow(a: Any, b: Any) -> Any:
+    """``a ** b``, refused when the result would need more than `MAX_POWER_BITS` bits."""
+    _no_sequence(a, b)
+    if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1 and \
+            b * math.log2(abs(a)) > MAX_POWER_BITS:
+        raise OverflowError(f"the power would need more than {MAX_POWER_BITS} bits")
+    return a ** b
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -115,6 +147,9 @@ def _simple_eval(functions: Mapping[str, Callable[..., Any]]) -> SimpleEval:
     passed lint and then failed on the first event; `_check` has already limited them to literals.
     """
     s = SimpleEval(functions=dict(functions))
+    # Second line of defence behind the allow-list: no operation whose result can grow without
+    # bound, whatever the names hold at run time.
+    s.operators = {**s.operators, ast.Mult: _mult, ast.Mod: _mod, ast.Pow: _pow}
     s.nodes[ast.Tuple] = lambda node: tuple(s._eval(e) for e in node.elts)
     s.nodes[ast.List] = lambda node: [s._eval(e) for e in node.elts]
     return s
@@ -126,8 +161,13 @@ def compile_expression(
     functions: Mapping[str, Callable[..., Any]] = FUNCTIONS,
     *,
     rule_id: str = "",
+    kinds: Mapping[str, str] | None = None,
+    expect: str | None = None,
 ) -> Expression:
-    """Check and parse ``text``; raise `ExpressionError` with a 1-based column when not allowed."""
+    """Check and parse ``text``; raise `ExpressionError` with a 1-based column when not allowed.
+
+    With ``kinds`` (each name's type, `alluse.engine.policy.names`) the tree is type-checked
+    too, and must be of type ``expect`` (``bool`` for a condition, ``number`` for a strike)."""
     if not isinstance(text, str) or not text.strip():
         raise ExpressionError("expression is empty")
     if len(text) > MAX_LENGTH:
@@ -141,6 +181,8 @@ def compile_expression(
     if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
         raise ExpressionError(f"expression has more than {MAX_NODES} parts")
     check(tree, allowed_names, functions)
+    if kinds is not None:
+        infer_type(tree, kinds, expect)
     body = tree.body
     parts = body.values if isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And) else [body]
     fnames = frozenset(functions)

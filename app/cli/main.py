@@ -47,7 +47,7 @@ explain_cmd.register(app)
 ledger_cmd.register(app)
 policy_cmd.register(app)
 replay_cmd.register(app)
-from alluse.cli import watch_cmd  # noqa: F401,E402
+from alluse.cli import diff_cmd, fmt_cmd, watch_cmd  # noqa: F401,E402  (policy subcommands)
 
 # (more command modules are registered here)
 

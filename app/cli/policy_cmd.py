@@ -26,6 +26,11 @@ def _github_escape(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
+def _github_property(text: str) -> str:
+    """A workflow-command property value: ``,`` and ``:`` end it unless escaped."""
+    return _github_escape(text).replace(":", "%3A").replace(",", "%2C")
+
+
 def print_issues(issues: list[PolicyIssue], fmt: str, base: Path | None) -> None:
     def shown(file: str) -> str:
         return str(base / file) if base is not None and not Path(file).is_absolute() else file
@@ -36,15 +41,18 @@ def print_issues(issues: list[PolicyIssue], fmt: str, base: Path | None) -> None
     elif fmt == "github":
         for i in issues:
             title = ", ".join(p for p in (i.policy, i.rule) if p)
-            typer.echo(f"::error file={shown(i.file)},line={i.line},col={i.col},"
-                       f"title={_github_escape(title or 'alluse policy lint')}::"
+            typer.echo(f"::{i.severity} file={_github_property(shown(i.file))},line={i.line},"
+                       f"col={i.col},title={_github_property(title or 'alluse policy lint')}::"
                        f"{_github_escape(i.message)}")
     else:
         for i in issues:
             typer.echo(PolicyIssue(shown(i.file), i.line, i.col, i.message, i.policy,
-                                   i.rule).format())
+                                   i.rule, severity=i.severity).format())
         n = len(issues)
-        typer.echo(f"{n} problem{'s' if n != 1 else ''} found", err=True)
+        warned = sum(1 for i in issues if i.is_warning)
+        split = (f" ({n - warned} error{'s' if n - warned != 1 else ''}, {warned} "
+                 f"warning{'s' if warned != 1 else ''})") if warned else ""
+        typer.echo(f"{n} problem{'s' if n != 1 else ''} found{split}", err=True)
 
 
 DirArg = Annotated[Path | None, typer.Argument(help="Policy directory (default: ALLUSE_POLICIES, "
@@ -57,16 +65,32 @@ def lint(
     directory: DirArg = None,
     fmt: Annotated[LintFormat, typer.Option("--format", help="text, json or github")] =
     LintFormat.text,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 on warnings too")] = False,
 ) -> None:
-    """Validate a policy set: every error as file:line:col. Exit 0 clean, 1 errors, 2 usage."""
-    from alluse.cli.policy_dir import load_policies
+    """Validate a policy set: every error and warning as file:line:col.
 
-    ps, base = load_policies(directory, fmt=fmt.value)
-    if fmt is LintFormat.json:
-        typer.echo("[]")
-    elif fmt is LintFormat.text:
-        typer.echo(f"{base}: ok — {len(ps.file_hashes)} files, {len(ps.strategies)} strategies, "
-                   f"{len(ps.expressions)} expressions, policy {ps.short_hash}")
+    Exit 0 clean or warnings only, 1 errors (or warnings with --strict), 2 usage."""
+    from alluse.adapters.policy_files import check_policy_dir
+    from alluse.cli.policy_dir import policy_dir
+    from alluse.engine.errors import PolicyLoadError
+
+    base = policy_dir(directory)
+    try:
+        checked = check_policy_dir(base)
+    except PolicyLoadError as exc:  # the directory itself cannot be read as a policy set
+        print_issues(exc.issues, fmt.value, base)
+        raise typer.Exit(1) from None
+    issues = checked.issues
+    if issues or fmt is LintFormat.json:
+        print_issues(issues, fmt.value, base)
+    ps = checked.policy
+    if ps is not None and fmt is LintFormat.text:
+        warned = len(checked.warnings)
+        note = f" with {warned} warning{'s' if warned != 1 else ''}" if warned else ""
+        typer.echo(f"{base}: ok{note} — {len(ps.file_hashes)} files, {len(ps.strategies)} "
+                   f"strategies, {len(ps.expressions)} expressions, policy {ps.short_hash}")
+    if checked.errors or (strict and checked.warnings):
+        raise typer.Exit(1)
 
 
 @policy_app.command("schema")
@@ -76,10 +100,13 @@ def schema(
                                                            "package's schemas/)")] = None,
 ) -> None:
     """Export the JSON Schemas (2020-12) generated from the policy models."""
-    from alluse.adapters.policy_files import default_schema_dir
+    from alluse.adapters.policy_files import default_schema_dir, write_atomic
     from alluse.engine.policy.schema import render_schemas
 
     target = out if out is not None else default_schema_dir()
+    if target.exists() and not target.is_dir():
+        typer.echo(f"error: --out: '{target}' exists and is not a directory", err=True)
+        raise typer.Exit(2)
     rendered = render_schemas()
     if check:
         stale = [name for name, text in rendered.items()
@@ -94,9 +121,13 @@ def schema(
             raise typer.Exit(1)
         typer.echo(f"{target}: {len(rendered)} schemas up to date")
         return
-    target.mkdir(parents=True, exist_ok=True)
-    for name, text in rendered.items():
-        (target / name).write_text(text, encoding="utf-8")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for name, text in rendered.items():
+            write_atomic(target / name, text.encode("utf-8"))
+    except OSError as exc:
+        typer.echo(f"error: cannot write schemas to {target}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"wrote {len(rendered)} schemas to {target}")
 
 
@@ -107,9 +138,12 @@ def init(directory: Annotated[Path, typer.Argument(help="New directory to create
 
     try:
         written = init_policy_dir(directory)
-    except FileExistsError as exc:
+    except (FileExistsError, NotADirectoryError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    except OSError as exc:  # a full disk, no permission: nothing is left half-written
+        typer.echo(f"error: cannot write {directory}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"wrote {len(written)} files to {directory}; lint with "
                f"`alluse policy lint {directory}`")
 

@@ -10,7 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 class Model(BaseModel):
     """Base of every policy model: immutable, unknown keys rejected."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False, strict=True)
+    # allow_inf_nan: `.inf` would pass every "greater than" bound (an infinite capital, a fork
+    # threshold never reached) and `.nan` fails comparisons silently
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False, strict=True,
+                              allow_inf_nan=False)
 
 
 Priority = Literal["LOW", "MEDIUM", "HIGH", "CRITICAL"]

@@ -23,6 +23,18 @@ class CronError(ValueError):
     pass
 
 
+# The longest each month can be (February in a leap year): a cron naming only days past these
+# (``0 10 31 2 *``, ``0 10 31 4,6 *``) parses but never fires.
+_MONTH_DAYS = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30,
+               12: 31}
+
+
+def never_fires(fields: list[set[int]]) -> bool:
+    """Whether `parse_cron`'s fields name no day that exists (a weekday-only cron always fires)."""
+    days, months = fields[2], fields[3]
+    return not any(d <= _MONTH_DAYS[m] for m in months for d in days)
+
+
 def _value(text: str, lo: int, hi: int, names: dict[str, int], what: str) -> int:
     low = text.lower()
     if low in names:

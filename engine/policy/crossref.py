@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import cast
 
 from pydantic import BaseModel
@@ -16,8 +16,15 @@ from pydantic import BaseModel
 from alluse.engine.errors import PolicyIssue
 from alluse.engine.expressions import Expression, ExpressionError, compile_expression
 from alluse.engine.policy import names as N
-from alluse.engine.policy.common import AlertRef, AlertStep, NoteStep, OrderStep, ScriptTemplate
-from alluse.engine.policy.cron import CronError, parse_cron
+from alluse.engine.policy.common import (
+    WEEKDAY_INDEX,
+    AlertRef,
+    AlertStep,
+    NoteStep,
+    OrderStep,
+    ScriptTemplate,
+)
+from alluse.engine.policy.cron import CronError, never_fires, parse_cron
 from alluse.engine.policy.models import (
     AccountsPolicy,
     AlertsPolicy,
@@ -38,6 +45,7 @@ class _Checker:
         self.docs = docs
         self.expressions = expressions
         self.issues: list[PolicyIssue] = []
+        self.present: set[str] = set()
 
     def add(self, file: str, path: tuple[str | int, ...], message: str, *, rule: str = "",
             key: bool = False, code: str = "crossref", col_offset: int = 0) -> None:
@@ -47,9 +55,12 @@ class _Checker:
                                        policy=file.removesuffix(".yaml"), rule=rule, code=code))
 
     def expression(self, file: str, path: tuple[str | int, ...], text: str,
-                   allowed: frozenset[str], rule: str) -> None:
+                   allowed: frozenset[str], rule: str, *, kinds: Mapping[str, str] | None = None,
+                   expect: str | None = None) -> None:
+        """Compile ``text`` once; with ``kinds`` (each name's type), type-check it too:
+        ``expect`` is what the whole expression must be (``bool`` for a condition)."""
         try:
-            compiled = compile_expression(text, allowed)
+            compiled = compile_expression(text, allowed, kinds=kinds, expect=expect)
         except ExpressionError as exc:
             quoted = 1 if path in self.docs[file].quoted else 0
             self.add(file, path, f"expression '{text}': {exc}", rule=rule, code="expression",
@@ -87,13 +98,13 @@ class _Checker:
                          "allowed", rule=rule, code="template")
 
     def alert_ref(self, file: str, path: tuple[str | int, ...], ref: AlertRef | AlertStep,
-                  alert_types: set[str], rule: str) -> None:
-        if ref.type not in alert_types:
+                  alert_types: set[str] | None, rule: str) -> None:
+        if alert_types is not None and ref.type not in alert_types:
             self.add(file, (*path, "type"), f"alert type '{ref.type}' is not declared in "
                      f"alerts.yaml (declared: {', '.join(sorted(alert_types))})", rule=rule)
 
     def script(self, file: str, path: tuple[str | int, ...], script: ScriptTemplate,
-               allowed: frozenset[str], alert_types: set[str]) -> None:
+               allowed: frozenset[str], alert_types: set[str] | None) -> None:
         rule = f"script {script.id}"
         self.template(file, (*path, "title"), script.title, allowed, rule)
         for i, step in enumerate(script.steps):
@@ -102,7 +113,8 @@ class _Checker:
                 for fld in ("strike", "quantity", "limit"):
                     text = getattr(step, fld)
                     if text is not None:
-                        self.expression(file, (*sp, fld), text, allowed, rule)
+                        self.expression(file, (*sp, fld), text, allowed, rule,
+                                        kinds=N.kinds(allowed), expect="number")
                 if step.order_type == "LMT" and step.limit is None:
                     self.add(file, sp, "a LMT order needs a 'limit' expression", rule=rule)
                 if step.contract == "new" and step.strike is None:
@@ -118,21 +130,8 @@ def _sum_is_100(values: Iterable[float]) -> bool:
     return abs(sum(values) - 100.0) < 1e-9
 
 
-def check_cross_references(models: dict[str, BaseModel], docs: dict[str, YamlDoc],
-                           expressions: dict[str, Expression]) -> list[PolicyIssue]:
-    c = _Checker(docs, expressions)
-    protocols = cast(ProtocolsPolicy, models["protocols.yaml"])
-    accounts = cast(AccountsPolicy, models["accounts.yaml"])
-    alerts = cast(AlertsPolicy, models["alerts.yaml"])
-    data = cast(DataPolicy, models["data.yaml"])
-    schedule = cast(SchedulePolicy, models["schedule.yaml"])
-    weeks = cast(WeekTypesPolicy, models["week_types.yaml"])
-    strategies = {n: cast(StrategyPolicy, m) for n, m in models.items()
-                  if n.startswith("strategies/")}
-    alert_types = set(alerts.types)
-    account_types = set(accounts.account_types)
-
-    # protocols.yaml: levels 0..n-1 in order, thresholds strictly ascending from 0
+def _protocols(c: _Checker, protocols: ProtocolsPolicy, alert_types: set[str] | None) -> None:
+    """Levels 0..n-1 in order, thresholds strictly ascending from 0."""
     f = "protocols.yaml"
     for i, lv in enumerate(protocols.levels):
         rule = f"level {lv.level}"
@@ -159,8 +158,11 @@ def check_cross_references(models: dict[str, BaseModel], docs: dict[str, YamlDoc
             c.add(f, ("levels", i, "new_risk"), "a higher level cannot allow new risk that a "
                   "lower level blocks", rule=f"level {protocols.levels[i].level}")
 
-    # accounts.yaml: splits sum to 100, every referenced type and strategy exists
+
+def _accounts(c: _Checker, accounts: AccountsPolicy, strategies: dict[str, StrategyPolicy]) -> None:
+    """Splits sum to 100, every referenced type and strategy exists."""
     f = "accounts.yaml"
+    account_types = set(accounts.account_types)
     if not _sum_is_100(accounts.split.values()):
         c.add(f, ("split",), f"the account split must sum to 100%, found "
               f"{sum(accounts.split.values()):g}%")
@@ -173,7 +175,8 @@ def check_cross_references(models: dict[str, BaseModel], docs: dict[str, YamlDoc
     if not cap.minimum <= cap.default <= cap.maximum:
         c.add(f, ("capital",), "capital must satisfy minimum ≤ default ≤ maximum")
     for t, spec in accounts.account_types.items():
-        if f"strategies/{spec.strategy}.yaml" not in strategies:
+        file = f"strategies/{spec.strategy}.yaml"
+        if file not in c.present:
             c.add(f, ("account_types", t, "strategy"), f"strategy '{spec.strategy}' has no file "
                   f"strategies/{spec.strategy}.yaml", rule=f"account_types.{t}")
     forking = {r.account_type for r in accounts.fork}
@@ -204,12 +207,9 @@ def check_cross_references(models: dict[str, BaseModel], docs: dict[str, YamlDoc
             c.add(f, ("reinvestment", i, "account_type"), f"account type '{r.account_type}' is "
                   "not declared in account_types")
 
-    # data.yaml
-    f = "data.yaml"
-    if data.indicators.macd.fast >= data.indicators.macd.slow:
-        c.add(f, ("indicators", "macd"), "MACD fast period must be below the slow period")
 
-    # schedule.yaml: cron parses and stays out of the DST hours
+def _schedule(c: _Checker, schedule: SchedulePolicy) -> None:
+    """Every cron parses, can fire at all, and stays out of the DST hours."""
     f = "schedule.yaml"
     for name, job in schedule.jobs.items():
         try:
@@ -217,25 +217,65 @@ def check_cross_references(models: dict[str, BaseModel], docs: dict[str, YamlDoc
         except CronError as exc:
             c.add(f, ("jobs", name, "cron"), f"cron '{job.cron}': {exc}", rule=f"jobs.{name}")
             continue
-        if fields[1] & DST_HOURS:
+        if never_fires(fields):
+            c.add(f, ("jobs", name, "cron"), f"cron '{job.cron}' never fires: no month has "
+                  "those days", rule=f"jobs.{name}", code="cron-never-fires")
+        elif fields[1] & DST_HOURS:
             c.add(f, ("jobs", name, "cron"), f"cron '{job.cron}' fires between 01:00 and 03:00, "
                   "where daylight-saving changes skip or repeat the hour", rule=f"jobs.{name}")
 
-    # week_types.yaml: expressions
-    f = "week_types.yaml"
-    for name, mode in weeks.modes.items():
-        c.expression(f, ("modes", name, "when"), mode.when, N.WEEK_MODE, f"modes.{name}")
-    for code, wt in weeks.types.items():
-        c.expression(f, ("types", code, "when"), wt.when, N.WEEK_TYPE, f"types.{code}")
 
-    # strategies/*.yaml
-    for f, st in sorted(strategies.items()):
+def _entry_times(st: StrategyPolicy, fields: list[set[int]]) -> bool:
+    """Whether a job with these cron fields ever fires on an entry day inside the window."""
+    days = {WEEKDAY_INDEX[d] for d in st.entry.days}
+    if not days & fields[4]:
+        return False
+    start, end = st.entry.window.start, st.entry.window.end
+    return any(start <= f"{h:02d}:{m:02d}" < end for h in fields[1] for m in fields[0])
+
+
+def _entry_jobs(c: _Checker, schedule: SchedulePolicy,
+                strategies: dict[str, StrategyPolicy]) -> None:
+    """An entry job that never fires when a strategy entering on it trades: moved to another day
+    or hour, the strategy never enters. Said at the job when no strategy on it can enter, else
+    at each strategy that cannot."""
+    for name, job in schedule.jobs.items():
+        users = {f: st for f, st in strategies.items() if st.entry.job == name and st.enabled
+                 and st.entry.window.start < st.entry.window.end}  # an empty window: said above
+        if not users or not job.enabled or job.handler != "entry_scan":
+            continue
+        try:
+            fields = parse_cron(job.cron)
+        except CronError:
+            continue  # said by _schedule
+        missed = {f: st for f, st in users.items() if not _entry_times(st, fields)}
+        if not missed:
+            continue
+        if len(missed) == len(users):
+            when = "; ".join(f"{f.removeprefix('strategies/').removesuffix('.yaml')}: "
+                             f"{','.join(st.entry.days)} {st.entry.window.start}-"
+                             f"{st.entry.window.end}" for f, st in sorted(users.items()))
+            c.add("schedule.yaml", ("jobs", name, "cron"), f"cron '{job.cron}' never fires when "
+                  f"a strategy entering on it trades ({when})", rule=f"jobs.{name}",
+                  code="entry-never-runs")
+            continue
+        for f, st in sorted(missed.items()):
+            c.add(f, ("entry", "days"), f"job '{name}' (cron '{job.cron}') never fires on "
+                  f"{','.join(st.entry.days)} between {st.entry.window.start} and "
+                  f"{st.entry.window.end}: this strategy never enters", code="entry-never-runs")
+
+
+def _strategy(c: _Checker, f: str, st: StrategyPolicy, accounts: AccountsPolicy | None,
+              schedule: SchedulePolicy | None, alert_types: set[str] | None) -> None:
+    if accounts is not None:
+        account_types = set(accounts.account_types)
         if st.account_type not in account_types:
             c.add(f, ("account_type",), f"account type '{st.account_type}' is not declared in "
                   f"accounts.yaml (declared: {', '.join(sorted(account_types))})")
         elif f"strategies/{accounts.account_types[st.account_type].strategy}.yaml" != f:
             c.add(f, ("account_type",), f"accounts.yaml gives '{st.account_type}' the strategy "
                   f"'{accounts.account_types[st.account_type].strategy}', not this file")
+    if schedule is not None:
         entry_job = schedule.jobs.get(st.entry.job)
         if entry_job is None:
             c.add(f, ("entry", "job"), f"schedule job '{st.entry.job}' is not declared in "
@@ -243,24 +283,65 @@ def check_cross_references(models: dict[str, BaseModel], docs: dict[str, YamlDoc
         elif entry_job.handler != "entry_scan":
             c.add(f, ("entry", "job"), f"schedule job '{st.entry.job}' runs '{entry_job.handler}', "
                   "not entry_scan")
-        if st.entry.window.start >= st.entry.window.end:
-            c.add(f, ("entry", "window"), f"entry window {st.entry.window.start}-"
-                  f"{st.entry.window.end} is empty: start must be before end")
-        if st.dte.min > st.dte.max:
-            c.add(f, ("dte",), f"dte min {st.dte.min} is above max {st.dte.max}")
-        for sel_path, sel in ((("strike",), st.strike),) + (
-                ((("covered_calls", "strike"), st.covered_calls.strike),) if st.covered_calls
-                else ()):
-            if sel.method == "delta_band" and sel.delta_min >= sel.delta_max:
-                c.add(f, (*sel_path, "delta_min"), f"delta band {sel.delta_min}-{sel.delta_max} "
-                      "is empty")
-        for i, entry_rule in enumerate(st.rules):  # duplicate ids: rules.build_rules
-            c.expression(f, ("rules", i, "if"), entry_rule.if_, N.ENTRY_RULE, entry_rule.id)
-            if entry_rule.on_fail == "hitl_alert" and entry_rule.alert is None:
-                c.add(f, ("rules", i), "on_fail: hitl_alert needs an 'alert'", rule=entry_rule.id)
-            if entry_rule.alert is not None:
-                c.alert_ref(f, ("rules", i, "alert"), entry_rule.alert, alert_types, entry_rule.id)
-            if entry_rule.message is not None:
-                c.template(f, ("rules", i, "message"), entry_rule.message, N.ENTRY_RULE, entry_rule.id)
-        c.script(f, ("script",), st.script, N.ENTRY_SCRIPT, alert_types)
+    if st.entry.window.start >= st.entry.window.end:
+        c.add(f, ("entry", "window"), f"entry window {st.entry.window.start}-"
+              f"{st.entry.window.end} is empty: start must be before end")
+    if st.dte.min > st.dte.max:
+        c.add(f, ("dte",), f"dte min {st.dte.min} is above max {st.dte.max}")
+    for sel_path, sel in ((("strike",), st.strike),) + (
+            ((("covered_calls", "strike"), st.covered_calls.strike),) if st.covered_calls
+            else ()):
+        if sel.method == "delta_band" and sel.delta_min >= sel.delta_max:
+            c.add(f, (*sel_path, "delta_min"), f"delta band {sel.delta_min}-{sel.delta_max} "
+                  "is empty")
+    for i, entry_rule in enumerate(st.rules):  # duplicate ids: rules.build_rules
+        c.expression(f, ("rules", i, "if"), entry_rule.if_, N.ENTRY_RULE, entry_rule.id,
+                     kinds=N.ENTRY_RULE_KINDS, expect="bool")
+        if entry_rule.on_fail == "hitl_alert" and entry_rule.alert is None:
+            c.add(f, ("rules", i), "on_fail: hitl_alert needs an 'alert'", rule=entry_rule.id)
+        if entry_rule.alert is not None:
+            c.alert_ref(f, ("rules", i, "alert"), entry_rule.alert, alert_types, entry_rule.id)
+        if entry_rule.message is not None:
+            c.template(f, ("rules", i, "message"), entry_rule.message, N.ENTRY_RULE, entry_rule.id)
+    c.script(f, ("script",), st.script, N.ENTRY_SCRIPT, alert_types)
+
+
+def check_cross_references(models: dict[str, BaseModel], docs: dict[str, YamlDoc],
+                           expressions: dict[str, Expression], *,
+                           present: Iterable[str] = ()) -> list[PolicyIssue]:
+    """Every cross-file check whose files validated on their own: a file with schema errors
+    (missing from ``models``) skips only the checks that need it, so a type error in one file
+    does not hide a threshold-order error in another. ``present`` names every file of the set,
+    valid or not (a strategy file with errors of its own still exists)."""
+    c = _Checker(docs, expressions)
+    c.present = set(present) | set(models)
+    protocols = cast(ProtocolsPolicy | None, models.get("protocols.yaml"))
+    accounts = cast(AccountsPolicy | None, models.get("accounts.yaml"))
+    alerts = cast(AlertsPolicy | None, models.get("alerts.yaml"))
+    data = cast(DataPolicy | None, models.get("data.yaml"))
+    schedule = cast(SchedulePolicy | None, models.get("schedule.yaml"))
+    weeks = cast(WeekTypesPolicy | None, models.get("week_types.yaml"))
+    strategies = {n: cast(StrategyPolicy, m) for n, m in models.items()
+                  if n.startswith("strategies/")}
+    alert_types = set(alerts.types) if alerts is not None else None
+    if protocols is not None:
+        _protocols(c, protocols, alert_types)
+    if accounts is not None:
+        _accounts(c, accounts, strategies)
+    if data is not None and data.indicators.macd.fast >= data.indicators.macd.slow:
+        c.add("data.yaml", ("indicators", "macd"), "MACD fast period must be below the slow period")
+    if schedule is not None:
+        _schedule(c, schedule)
+    if weeks is not None:
+        f = "week_types.yaml"
+        for name, mode in weeks.modes.items():
+            c.expression(f, ("modes", name, "when"), mode.when, N.WEEK_MODE, f"modes.{name}",
+                         kinds=N.WEEK_MODE_KINDS, expect="bool")
+        for code, wt in weeks.types.items():
+            c.expression(f, ("types", code, "when"), wt.when, N.WEEK_TYPE, f"types.{code}",
+                         kinds=N.WEEK_TYPE_KINDS, expect="bool")
+    for f, st in sorted(strategies.items()):
+        _strategy(c, f, st, accounts, schedule, alert_types)
+    if schedule is not None:
+        _entry_jobs(c, schedule, strategies)
     return c.issues

@@ -200,9 +200,38 @@ def _canonical_hash(parts: Mapping[str, BaseModel]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class PolicyCheck:
+    """What checking a policy set found: the set (None when any error was found), every error
+    and, when asked for, every lint warning (`alluse.engine.policy.review`)."""
+
+    policy: PolicySet | None
+    errors: tuple[PolicyIssue, ...]
+    warnings: tuple[PolicyIssue, ...] = ()
+
+    @property
+    def issues(self) -> list[PolicyIssue]:
+        """Errors and warnings in file, line, column order."""
+        return sorted((*self.errors, *self.warnings),
+                      key=lambda i: (i.file, i.line, i.col, i.message))
+
+
 def load_policy_set(files: Mapping[str, bytes]) -> PolicySet:
     """Validate a whole policy set given as {relative path: content}; raise with every issue."""
+    checked = check_policy_set(files, warnings=False)
+    if checked.policy is None:
+        raise PolicyLoadError(list(checked.errors))
+    return checked.policy
+
+
+def check_policy_set(files: Mapping[str, bytes], *, warnings: bool = True) -> PolicyCheck:
+    """Check a whole policy set: structure, then types, then cross-references (each on every
+    file that passed the steps before, so one broken file hides nothing in the others), then,
+    with ``warnings``, what review misses (never refuses a set)."""
+    from alluse.engine.policy.review import review
+
     issues: list[PolicyIssue] = []
+    notes: list[PolicyIssue] = []
     docs: dict[str, YamlDoc] = {}
     models: dict[str, BaseModel] = {}
     yaml_files = {k: v for k, v in files.items() if k.endswith((".yaml", ".yml"))}
@@ -227,8 +256,10 @@ def load_policy_set(files: Mapping[str, bytes]) -> PolicySet:
             issues.append(PolicyIssue(name, 1, 1, msg, code="unknown-file"))
             continue
         doc, found = parse_yaml(name, yaml_files[name])
-        issues += found
-        if doc is None or found:
+        errors = [i for i in found if not i.is_warning]
+        issues += errors
+        notes += [i for i in found if i.is_warning]
+        if doc is None or errors:
             continue
         docs[name] = doc
         model: type[BaseModel] = StrategyPolicy if is_strategy else POLICY_FILES[name]
@@ -237,14 +268,14 @@ def load_policy_set(files: Mapping[str, bytes]) -> PolicySet:
             models[name] = model.model_validate(doc.data)
         except ValidationError as exc:
             issues += _validation_issues(doc, model, policy, exc)
-    if issues:
-        raise PolicyLoadError(issues)
     expressions: dict[str, Expression] = {}
-    issues += check_cross_references(models, docs, expressions)
+    issues += check_cross_references(models, docs, expressions, present=yaml_files)
     rules, duplicates = build_rules(models, docs)
     issues += duplicates
+    if warnings:
+        notes += review(models, docs, expressions)
     if issues:
-        raise PolicyLoadError(issues)
+        return PolicyCheck(None, tuple(sorted(issues, key=_order)), tuple(sorted(notes, key=_order)))
     by_path: dict[tuple[str | int, ...], Expression] = {}
     for key, compiled in expressions.items():
         file, _, dotted = key.partition("#")
@@ -253,7 +284,7 @@ def load_policy_set(files: Mapping[str, bytes]) -> PolicySet:
         by_path[(file, *path)] = expressions[key]
     strategies = {n.removeprefix(STRATEGY_DIR + "/").removesuffix(".yaml"): m
                   for n, m in models.items() if n.startswith(STRATEGY_DIR + "/")}
-    return PolicySet(
+    return PolicyCheck(PolicySet(
         protocols=typing.cast(ProtocolsPolicy, models["protocols.yaml"]),
         accounts=typing.cast(AccountsPolicy, models["accounts.yaml"]),
         alerts=typing.cast(AlertsPolicy, models["alerts.yaml"]),
@@ -269,4 +300,8 @@ def load_policy_set(files: Mapping[str, bytes]) -> PolicySet:
         file_hashes=types.MappingProxyType(
             {n: hashlib.sha256(b).hexdigest() for n, b in sorted(files.items())}),
         rules=types.MappingProxyType(rules),
-    )
+    ), (), tuple(sorted(notes, key=_order)))
+
+
+def _order(issue: PolicyIssue) -> tuple[str, int, int, str]:
+    return issue.file, issue.line, issue.col, issue.message

@@ -346,8 +346,8 @@ class StrategyPolicy(Model):
     premium: Premium
     max_open_per_symbol: int = Field(1, ge=1, le=100)
     rules: list[EntryRule] = Field(min_length=1)
-    script: ScriptTemplate
     covered_calls: CoveredCalls | None = None
+    script: ScriptTemplate  # last: `alluse policy fmt` writes keys in this order
 
 
 POLICY_FILES: dict[str, type[Model]] = {

@@ -1,6 +1,16 @@
-"""The variables each kind of expression or template may read. The engine provides exactly these."""
+"""The variables each kind of expression or template may read, with each one's type.
+
+The engine provides exactly these. A type is ``number`` or ``str``; lint type-checks every
+expression against them (`alluse.engine.sandbox.infer_type`): a condition must be boolean, an
+order's strike, quantity and limit a number.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+_STR = frozenset({"symbol", "right", "account", "expiry", "outcome"})
 
 ENTRY_RULE = frozenset({
     "symbol", "price", "atr", "strike", "premium", "premium_pct", "min_premium_pct",
@@ -17,3 +27,19 @@ PROTOCOL_SCRIPT = frozenset({
 
 WEEK_MODE = frozenset({"week_return_pct", "week_range_pct", "atr_pct"})
 WEEK_TYPE = frozenset({"outcome", "right", "pnl"})
+
+# Alert types the engine raises on its own, besides those the policies name (entry.py: proposals
+# and rules that fail to evaluate; forking.py and risk.py: forks, merges, circuit breakers;
+# wheel.py: a position it cannot monitor). Lint does not call them unused.
+ENGINE_ALERT_TYPES = frozenset({"TRADE_OPPORTUNITY", "TECHNICAL_ALERT", "ACCOUNT_MANAGEMENT",
+                                "SYSTEM_STATUS"})
+
+
+def kinds(names: frozenset[str]) -> Mapping[str, str]:
+    """Each name's type: ``str`` for the names that hold text, ``number`` for the rest."""
+    return MappingProxyType({n: "str" if n in _STR else "number" for n in sorted(names)})
+
+
+ENTRY_RULE_KINDS = kinds(ENTRY_RULE)
+WEEK_MODE_KINDS = kinds(WEEK_MODE)
+WEEK_TYPE_KINDS = kinds(WEEK_TYPE)

@@ -243,7 +243,8 @@ def test_attempt_as_dict_has_status_hash_and_located_errors(policy_dir):
     out = attempt.as_dict()
     assert ("rejected", None, "2026-01-05T00:00:00+00:00") == (out["status"], out["hash"],
                                                                out["at"])
-    assert {"file", "line", "col", "message", "policy", "rule", "code"} == set(out["errors"][0])
+    assert {"file", "line", "col", "message", "policy", "rule", "code", "severity"} == set(
+        out["errors"][0])
 
 
 def test_polling_mode_ends_with_the_last_same_size_save_active(policy_dir):
@@ -255,3 +256,45 @@ def test_polling_mode_ends_with_the_last_same_size_save_active(policy_dir):
             path.write_text(original.replace("consecutive_losses: 3", f"consecutive_losses: {n}"),
                             "utf-8")
         assert wait_for(lambda: store.active.risk.circuit_breakers.consecutive_losses == 9)
+
+
+def test_a_merge_key_edit_is_rejected_with_its_position_and_the_watch_goes_on(store, policy_dir):
+    """The edit that once killed the watcher thread (KeyError 'min'): rejected at its line, the
+    watcher still runs, and the next good save is picked up."""
+    recorder = Recorder()
+    store.subscribe(recorder)
+    path = policy_dir / "strategies" / "gen_acc.yaml"
+    good = path.read_text("utf-8")
+    atomic_write(path, edit(path, "dte: {min: 1, max: 8, prefer: farthest}",
+                            "dte: {<<: {min: 1, max: 8}, prefer: farthest}"))
+    assert wait_for(lambda: "rejected" in recorder.statuses())
+    rejected = next(a for a in recorder.attempts if a.status == "rejected")
+    assert ["strategies/gen_acc.yaml:55:9: YAML merge keys ('<<') are not allowed: write the "
+            "values out"] == [i.format() for i in rejected.errors]
+    atomic_write(path, good.replace("min_pct: 1.5", "min_pct: 1.4"))
+    assert wait_for(lambda: store.active.strategies["gen_acc"].premium.min_pct == 1.4)
+    assert store.watching
+
+
+def test_an_internal_loader_error_is_a_rejected_attempt_not_a_dead_watcher(store, policy_dir,
+                                                                            monkeypatch):
+    """Any exception inside a reload (here a loader bug, stood in by a function that raises) is
+    reported as a rejected attempt naming it; the watcher keeps running and recovers."""
+    from alluse.adapters import policy_store
+
+    def broken(_files: object) -> None:
+        raise KeyError("min")
+
+    recorder = Recorder()
+    store.subscribe(recorder)
+    monkeypatch.setattr(policy_store, "load_policy_set", broken)
+    path = policy_dir / "risk.yaml"
+    atomic_write(path, edit(path, "consecutive_losses: 3", "consecutive_losses: 4"))
+    assert wait_for(lambda: "rejected" in recorder.statuses())
+    rejected = next(a for a in recorder.attempts if a.status == "rejected")
+    assert [".:1:1: internal error while loading the policy set: KeyError: 'min'"] == [
+        i.format() for i in rejected.errors]
+    monkeypatch.undo()
+    atomic_write(path, edit(path, "consecutive_losses: 4", "consecutive_losses: 5"))
+    assert wait_for(lambda: store.active.risk.circuit_breakers.consecutive_losses == 5)
+    assert store.watching

@@ -242,3 +242,85 @@ def test_rules_on_an_invalid_set_prints_the_lint_lines_and_exits_1(tmp_path):
     result = alluse("policy", "rules", "p", cwd=tmp_path)
     assert (1, expected("72_duplicate_fork_rule", "p/")) == (result.returncode,
                                                               result.stdout.splitlines())
+
+
+def warned_copy(target: Path, *cases: str) -> Path:
+    """The default set in ``target`` with the named warning-corpus overlays applied."""
+    policy_copy(target)
+    for name in cases:
+        case = CORPUS / "warn" / name
+        for src in case.rglob("*.yaml"):
+            (target / src.relative_to(case)).write_bytes(src.read_bytes())
+    return target
+
+
+def test_lint_warnings_exit_0_and_show_in_every_format(tmp_path):
+    """Warnings print with file:line:col in text, json and github, and do not fail lint."""
+    warned_copy(tmp_path / "p", "01_alert_type_typo", "04_shadowed_week_mode")
+    text = alluse("policy", "lint", "p", cwd=tmp_path)
+    assert 0 == text.returncode, text.stderr
+    assert ["p/alerts.yaml:10:3: warning: policy alerts, rule types.TRADE_OPPORTUNTY: alert type "
+            "TRADE_OPPORTUNTY: did you mean TRADE_OPPORTUNITY?",
+            "p/week_types.yaml:23:3: warning: policy week_types, rule modes.grey: mode 'grey' is "
+            "never reached: 'blue' before it matches every week (first match wins)"] == \
+        text.stdout.splitlines()[:2]
+    assert text.stdout.splitlines()[2].startswith("p: ok with 2 warnings — 10 files")
+    assert "2 problems found (0 errors, 2 warnings)" in text.stderr
+    as_json = alluse("policy", "lint", "p", "--format", "json", cwd=tmp_path)
+    assert (0, ["warning", "warning"]) == (as_json.returncode, [
+        i["severity"] for i in json.loads(as_json.stdout)])
+    github = alluse("policy", "lint", "p", "--format", "github", cwd=tmp_path)
+    assert "::warning file=p/alerts.yaml,line=10,col=3,title=alerts%2C types.TRADE_OPPORTUNTY::" \
+           "alert type TRADE_OPPORTUNTY: did you mean TRADE_OPPORTUNITY?" == \
+           github.stdout.splitlines()[0]
+
+
+def test_lint_strict_fails_on_warnings(tmp_path):
+    """--strict: warnings exit 1."""
+    warned_copy(tmp_path / "p", "02_unused_alert_type")
+    assert 1 == alluse("policy", "lint", "p", "--strict", cwd=tmp_path).returncode
+    assert 0 == alluse("policy", "lint", str(default_policy_dir()), "--strict").returncode
+
+
+@pytest.mark.parametrize("where", ["/", "home"])
+def test_lint_of_a_directory_that_is_no_policy_set_is_one_line(where, tmp_path):
+    """`policy lint /` or a home directory: one line saying so, no traceback, no crawl."""
+    target = "/" if where == "/" else str(Path.home())
+    result = alluse("policy", "lint", target)
+    assert 1 == result.returncode
+    assert [f"{Path(target).resolve()}:1:1: not a policy directory: none of protocols.yaml, "
+            "accounts.yaml, alerts.yaml, risk.yaml, data.yaml, schedule.yaml, week_types.yaml or "
+            "strategies/ is there"] == result.stdout.splitlines()
+    assert "Traceback" not in result.stderr
+
+
+def test_init_on_a_file_and_schema_out_a_file_are_one_line_usage_errors(tmp_path):
+    """A file where a directory should be: one line, exit 2, the file untouched."""
+    (tmp_path / "f").write_text("keep", "utf-8")
+    for args in (("policy", "init", "f"), ("policy", "schema", "--out", "f")):
+        result = alluse(*args, cwd=tmp_path)
+        assert (2, "", 1) == (result.returncode, result.stdout, len(result.stderr.splitlines()))
+        assert "is not a directory" in result.stderr
+    assert "keep" == (tmp_path / "f").read_text("utf-8")
+
+
+def _small_disk() -> None:
+    """In the child: files may not grow past 2 KB (as on a full disk), and exceeding it is an
+    error (EFBIG), not the signal that would kill the process."""
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
+
+
+@pytest.mark.parametrize("args", [("policy", "init", "new"),
+                                  ("policy", "schema", "--out", "schemas")])
+def test_writes_on_a_full_disk_fail_in_one_line_and_leave_nothing_half_written(args, tmp_path):
+    """init and schema --out when writing fails midway: one line, exit 1, no partial files."""
+    (tmp_path / "schemas").mkdir()
+    result = subprocess.run([sys.executable, "-c", ENTRY, *args], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=60, preexec_fn=_small_disk)
+    assert (1, 1) == (result.returncode, len(result.stderr.splitlines())), result.stderr
+    assert "File too large" in result.stderr
+    assert ["schemas"] == sorted(p.name for p in tmp_path.iterdir())
+    assert [] == [p.name for p in (tmp_path / "schemas").iterdir()]

@@ -12,6 +12,7 @@ from alluse.engine.expressions import (
     MAX_LENGTH,
     Evaluator,
     ExpressionError,
+    ExpressionRuntimeError,
     compile_expression,
     what_would_differ,
 )
@@ -127,11 +128,18 @@ def test_passing_test_has_no_failed_clause():
     assert (True, None) == (result.result, result.failed)
 
 
-def test_string_repetition_is_stopped_at_evaluation():
-    """A literal that would build a huge string is refused by the evaluator, not computed."""
-    expr = compile_expression("'a' * 100000000 == symbol", NAMES)
-    with pytest.raises(Exception, match="not evaluate something that long"):
-        Evaluator().value(expr, {"symbol": "a"})
+def test_string_repetition_is_refused_at_load():
+    """A literal string or list repeated with '*' can grow without bound: refused by the check."""
+    for text in ("'a' * 100000000 == symbol", "symbol in ('a',) * 9"):
+        with pytest.raises(ExpressionError, match="repeating a string or a list"):
+            compile_expression(text, NAMES)
+
+
+def test_string_repetition_through_a_name_is_stopped_at_evaluation():
+    """A name that holds a string at run time is not repeated either: the evaluator refuses."""
+    expr = compile_expression("symbol * dte == symbol", NAMES | {"dte"})
+    with pytest.raises(ExpressionRuntimeError, match="repeating or formatting strings"):
+        Evaluator().value(expr, {"symbol": "a", "dte": 10**8})
 
 
 def test_names_of_each_context_are_disjoint_from_the_functions():
