@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     policies: str | None = Field(default=None, description="Policy directory (default: the bundled set)")
     report_dir: str = Field(default="reports", description="Where replay reports are written")
     live_trading: bool = Field(default=False, description="Allow live orders (also needs --live)")
+    operator: str | None = Field(default=None, description="Who `alluse act` records as deciding "
+                                                           "(default: the OS user)")
     ib_host: str = "127.0.0.1"
     ib_port: int = 4002  # IB Gateway paper port
     ib_client_id: int = 17
