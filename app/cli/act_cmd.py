@@ -108,10 +108,24 @@ def operator() -> str:
         fail("cannot tell who you are (no OS user name): set ALLUSE_OPERATOR")
 
 
+def created_at(script: ScriptRecord) -> dt.datetime | str | None:
+    """When the engine proposed the script, as an aware instant, so it is shown in UTC like every
+    other time here (the stored document keeps the exchange's local time); kept as stored when
+    it is not an ISO 8601 instant with an offset."""
+    raw = script.script.get("created_at")
+    if not isinstance(raw, str):
+        return None if raw is None else str(raw)
+    try:
+        parsed = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        return raw
+    return parsed.astimezone(dt.UTC) if parsed.tzinfo is not None else raw
+
+
 def script_summary(script: ScriptRecord, clock: RunClock) -> dict[str, Any]:
     return {"id": script.id, "status": script.status, "expired": is_expired(script, clock),
             "account": script.account, "approval": script.approval,
-            "title": script.script.get("title", ""), "created_at": script.script.get("created_at"),
+            "title": script.script.get("title", ""), "created_at": created_at(script),
             "expires_at": script.expires_at, "decision_seq": script.decision_seq}
 
 
@@ -185,7 +199,9 @@ def show(script_id: IdArg, run: RunOpt = None, db: DbOpt = None, fmt: FmtOpt = F
     typer.echo(lines[0])
     typer.echo(f"  script {script.id} · run {r.run_id} · account {script.account} · "
                f"status {_status_text(script, clock)}")
-    typer.echo(f"  approval {script.approval} · created {script.script.get('created_at', '?')} · "
+    created = created_at(script)
+    shown = f"{when(created)} UTC" if isinstance(created, dt.datetime) else created or "?"
+    typer.echo(f"  approval {script.approval} · created {shown} · "
                f"expires {when(script.expires_at)} UTC ({_clock_text(clock)})")
     for line in lines[1:]:
         typer.echo(f"  {line}")

@@ -58,14 +58,15 @@ def test_a_second_approval_is_a_note_and_writes_nothing(clocked: Store):
     (sid,) = _with_scripts(clocked, T0 + dt.timedelta(hours=1))
     clocked.decide_script(RUN, sid, "approved", "alice", now=T0)
     again = clocked.decide_script(RUN, sid, "approved", "bob", now=T0)
-    assert (None, f"script {sid} is already approved by alice at 2026-01-08 15:40:00 UTC: nothing changed",
+    assert (None, f"script {sid} is already approved by alice at {DECIDED:%Y-%m-%d %H:%M:%S} UTC: "
+                  "nothing changed",
             1) == (again.recorded, again.note, len(clocked.approvals(RUN)))
 
 
 def test_an_expired_script_is_refused_and_nothing_is_written(clocked: Store):
     """Expiry before `now`: ApprovalError with code expired; status and table unchanged."""
     (sid,) = _with_scripts(clocked, T0)
-    with pytest.raises(ApprovalError, match="expired at 2026-01-08 15:30:00 UTC") as refused:
+    with pytest.raises(ApprovalError, match=f"expired at {T0:%Y-%m-%d %H:%M:%S} UTC") as refused:
         clocked.decide_script(RUN, sid, "approved", "alice", now=T0 + dt.timedelta(seconds=1))
     assert ("expired", "proposed", []) == (refused.value.code, _status(clocked, sid), clocked.approvals(RUN))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -71,18 +72,29 @@ def test_a_replay_only_store_says_no_node_ran_and_shows_the_run(replay_store: Re
     with Store.open(replay_store.url) as store:
         run = store.run(replay_store.none)
         pending = len(store.alerts(replay_store.none, status="pending"))
-    assert run is not None
+        scripts = Counter(s.status for s in store.scripts(replay_store.none))
+    assert run is not None and scripts, "precondition: the --approve none replay proposed scripts"
     assert ("no node has run on this store", None, replay_store.none, "replay", "done", run.policy_hash,
-            {"proposed": 3}, pending) == (
+            dict(scripts), pending) == (
         out["message"], out["node"], out["run"]["run_id"], out["run"]["kind"], out["run"]["status"],
         out["run"]["policy_hash"], out["scripts"], out["pending_alerts"])
 
 
 def test_a_replay_only_store_in_text(replay_store: ReplayStore):
-    """Text: the run line with its status, its policy hash, and the no-node sentence."""
+    """Text: the run line with its status, policy hash, journalled events and script counts, and
+    the no-node sentence."""
+    with Store.open(replay_store.url) as store:
+        run = store.run(replay_store.none)
+        journalled = sum(1 for _ in store.events(replay_store.none))
+        scripts = Counter(s.status for s in store.scripts(replay_store.none))
+        pending = len(store.alerts(replay_store.none, status="pending"))
+    assert run is not None
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(scripts.items()))
     done = runner.invoke(app, ["status", "--db", replay_store.url])
     assert 0 == done.exit_code
     assert f"Run {replay_store.none} (replay, done)" in done.stdout
+    assert f"run policy {run.policy_hash[:12]} · {journalled} events journalled" in done.stdout
+    assert f"action scripts: {counts} · alerts pending in the store: {pending}" in done.stdout
     assert done.stdout.endswith("No node has run on this store.\n")
 
 

@@ -1,16 +1,22 @@
-"""`alluse accounts`, `alluse positions`, `alluse alerts` on the store of two short replays."""
+"""`alluse accounts`, `alluse positions`, `alluse alerts` on the store of two short replays.
+
+What to expect is read from the store the replays wrote (Store API), never copied from a run.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections import Counter
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
 
-from alluse.adapters.store import Store
+from alluse.adapters.store import AccountRecord, AlertRecord, PositionRecord, Store, TradeRecord
 from alluse.cli import app
-from tests.cli.conftest import ReplayStore
+from tests.cli.conftest import WINDOW, ReplayStore
 
 runner = CliRunner()
 
@@ -21,88 +27,121 @@ def run_json(*args: str) -> Any:
     return json.loads(done.stdout)
 
 
+def _holdings(url: str, run_id: str) -> tuple[list[AccountRecord], list[PositionRecord], list[TradeRecord]]:
+    with Store.open(url) as store:
+        return store.accounts(run_id), store.positions(run_id), store.trades(run_id)
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
 def test_accounts_lists_the_runs_accounts_with_open_positions_and_trades(replay_store: ReplayStore):
-    """The automatic replay: three root accounts; COM-ACC traded twice and holds one open put."""
+    """The automatic replay: every stored account, with its open positions and trades counted."""
+    accounts, positions, trades = _holdings(replay_store.url, replay_store.automatic)
+    still = Counter(p.account for p in positions if p.closed_at is None)
+    traded = Counter(t.account for t in trades)
+    assert still and traded, (f"precondition: the automatic replay ({' '.join(WINDOW)}) traded and "
+                              "still holds a position at its end")
     out = run_json("accounts", "--run", replay_store.automatic, "--db", replay_store.url)
-    seen = [(a["id"], a["type"], a["parent_id"], a["initial_capital"], a["status"], a["open_positions"],
-             a["trades"]) for a in out["accounts"]]
     assert (replay_store.automatic, [
-        ("GEN-ACC-001", "GEN-ACC", None, 40000.0, "active", 0, 0),
-        ("REV-ACC-001", "REV-ACC", None, 30000.0, "active", 0, 0),
-        ("COM-ACC-001", "COM-ACC", None, 30000.0, "active", 1, 2),
-    ]) == (out["run_id"], sorted(seen, key=lambda a: ["GEN", "REV", "COM"].index(a[0][:3])))
+        (a.id, a.type, a.parent_id, float(a.initial_capital), a.status, still[a.id], traded[a.id])
+        for a in accounts]) == (out["run_id"], [
+            (a["id"], a["type"], a["parent_id"], a["initial_capital"], a["status"], a["open_positions"],
+             a["trades"]) for a in out["accounts"]])
 
 
 def test_accounts_text_is_a_table(replay_store: ReplayStore):
     """Text: a table titled with the run, a row per account, the capital with separators."""
+    accounts, _, _ = _holdings(replay_store.url, replay_store.none)
+    assert accounts, "precondition: the --approve none replay stored its accounts"
     done = runner.invoke(app, ["accounts", "--db", replay_store.url])
     assert 0 == done.exit_code
     assert f"Accounts of run {replay_store.none}" in done.stdout
-    assert all(f"{t}-ACC-001" in done.stdout for t in ("GEN", "REV", "COM")) and "40,000.00" in done.stdout
+    assert [] == [a.id for a in accounts if a.id not in done.stdout]
+    assert [] == [a.id for a in accounts if f"{a.initial_capital:,.2f}" not in done.stdout]
 
 
-def test_positions_lists_open_and_closed_puts(replay_store: ReplayStore):
-    """Two wheel puts: the first expired, the second still open; --open keeps only it."""
+def test_positions_lists_open_and_closed_positions(replay_store: ReplayStore):
+    """Every stored position with how it stands; --open keeps only those not closed."""
+    _, positions, _ = _holdings(replay_store.url, replay_store.automatic)
+    assert {True, False} == {p.closed_at is None for p in positions}, (
+        "precondition: the automatic replay ends with open positions and closed ones")
     every = run_json("positions", "--run", replay_store.automatic, "--db", replay_store.url)["positions"]
     still = run_json("positions", "--open", "--run", replay_store.automatic, "--db", replay_store.url)
-    assert ([("AAPL", "2024-04-12", 167.5, -1, "expired"), ("AAPL", "2024-04-26", 160.0, -1, "open")],
-            [p["key"] for p in every if p["state"] == "open"]) == (
-        [(p["symbol"], p["expiry"], p["strike"], p["quantity"], p["state"]) for p in every],
+    assert ([(p.key, p.symbol, _iso(p.expiry), None if p.strike is None else float(p.strike), p.quantity,
+              p.state) for p in positions],
+            [p.key for p in positions if p.closed_at is None]) == (
+        [(p["key"], p["symbol"], p["expiry"], p["strike"], p["quantity"], p["state"]) for p in every],
         [p["key"] for p in still["positions"]])
 
 
 def test_positions_json_shape(replay_store: ReplayStore):
     """Every position carries the same keys; instants are ISO 8601 in UTC."""
+    _, positions, _ = _holdings(replay_store.url, replay_store.automatic)
+    assert positions, "precondition: the automatic replay opened a position"
     out = run_json("positions", "--run", replay_store.automatic, "--db", replay_store.url)
-    position = out["positions"][0]
-    assert ({"key", "account", "symbol", "right", "strike", "expiry", "quantity", "opened_at", "closed_at",
-             "state", "protocol_level"}, "2024-04-04T14:00:00+00:00") == (
-        set(position), position["opened_at"])
+    assert ([{"key", "account", "symbol", "right", "strike", "expiry", "quantity", "opened_at", "closed_at",
+              "state", "protocol_level"}] * len(positions),
+            [p.opened_at.astimezone(dt.UTC).isoformat() for p in positions]) == (
+        [set(p) for p in out["positions"]], [p["opened_at"] for p in out["positions"]])
 
 
 def test_positions_text_says_when_there_are_none(replay_store: ReplayStore):
-    """The --approve none replay traded nothing: one line instead of an empty table."""
+    """The --approve none replay executed nothing, so holds nothing: one line instead of an empty table."""
+    _, positions, _ = _holdings(replay_store.url, replay_store.none)
+    assert [] == positions, "precondition: a replay that approves nothing opens no position"
     done = runner.invoke(app, ["positions", "--db", replay_store.url])
     assert (0, f"No positions in run {replay_store.none}.\n") == (done.exit_code, done.stdout)
 
 
-def _stored_alerts(url: str, run_id: str) -> list[Any]:
+def _stored_alerts(url: str, run_id: str) -> list[AlertRecord]:
     with Store.open(url) as store:
         return store.alerts(run_id)
 
 
 def test_alerts_lists_every_alert_of_the_run_in_order(replay_store: ReplayStore):
     """Without filters: every stored alert of the run, by id."""
-    out = run_json("alerts", "--run", replay_store.automatic, "--db", replay_store.url)
-    assert [a.id for a in _stored_alerts(replay_store.url, replay_store.automatic)] == [
-        a["id"] for a in out["alerts"]]
-
-
-def test_alerts_pending_leaves_out_suppressed_ones(replay_store: ReplayStore):
-    """--pending: only the outbox (delivery status pending), and there are fewer of them."""
     stored = _stored_alerts(replay_store.url, replay_store.automatic)
+    assert stored, "precondition: the automatic replay raised alerts"
+    out = run_json("alerts", "--run", replay_store.automatic, "--db", replay_store.url)
+    assert [a.id for a in stored] == [a["id"] for a in out["alerts"]]
+
+
+def test_alerts_pending_leaves_out_the_others(replay_store: ReplayStore):
+    """--pending: only the outbox (delivery status pending), not the suppressed ones."""
+    stored = _stored_alerts(replay_store.url, replay_store.automatic)
+    statuses = {a.delivery_status for a in stored}
+    assert "pending" in statuses and len(statuses) > 1, (
+        f"precondition: the automatic replay has pending alerts and others, not only {statuses}")
     out = run_json("alerts", "--pending", "--run", replay_store.automatic, "--db", replay_store.url)
     assert [a.id for a in stored if a.delivery_status == "pending"] == [a["id"] for a in out["alerts"]]
-    assert len(out["alerts"]) < len(stored)
 
 
 def test_alerts_by_type_and_since(replay_store: ReplayStore):
-    """--type (any case) keeps the protocol breach; --since keeps the alerts from that instant on."""
-    breach = run_json("alerts", "--type", "protocol_breach", "--run", replay_store.automatic,
-                      "--db", replay_store.url)["alerts"]
-    since = run_json("alerts", "--since", "2024-04-18T10:00:00-04:00", "--run", replay_store.automatic,
-                     "--db", replay_store.url)["alerts"]
+    """--type (any case) keeps that type's alerts; --since (with an offset) keeps those from then on."""
     stored = _stored_alerts(replay_store.url, replay_store.automatic)
-    assert ([("PROTOCOL_BREACH", "2024-04-19T20:00:00+00:00")],
-            [a.id for a in stored if a.ts.isoformat() >= "2024-04-18T14:00:00+00:00"]) == (
-        [(a["type"], a["ts"]) for a in breach], [a["id"] for a in since])
+    kinds = Counter(a.type for a in stored)
+    assert len(kinds) > 1, f"precondition: the automatic replay raised alerts of several types, not {kinds}"
+    kind = min(kinds, key=lambda k: (kinds[k], k))  # the rarest type: the filter leaves most out
+    times = sorted({a.ts for a in stored})
+    assert len(times) > 1, "precondition: the automatic replay raised alerts at several instants"
+    cut = times[len(times) // 2]
+    breach = run_json("alerts", "--type", kind.lower(), "--run", replay_store.automatic,
+                      "--db", replay_store.url)["alerts"]
+    since = run_json("alerts", "--since", cut.astimezone(ZoneInfo("America/New_York")).isoformat(),
+                     "--run", replay_store.automatic, "--db", replay_store.url)["alerts"]
+    assert ([(a.id, a.type, a.ts.astimezone(dt.UTC).isoformat()) for a in stored if a.type == kind],
+            [a.id for a in stored if a.ts >= cut]) == (
+        [(a["id"], a["type"], a["ts"]) for a in breach], [a["id"] for a in since])
 
 
 def test_alerts_limit_keeps_the_most_recent(replay_store: ReplayStore):
     """--limit 2: the last two alerts, still oldest first."""
+    stored = _stored_alerts(replay_store.url, replay_store.none)
+    assert len(stored) > 2, "precondition: the --approve none replay raised more than two alerts"
     out = run_json("alerts", "--limit", "2", "--db", replay_store.url)
-    assert [a.id for a in _stored_alerts(replay_store.url, replay_store.none)][-2:] == [
-        a["id"] for a in out["alerts"]]
+    assert [a.id for a in stored][-2:] == [a["id"] for a in out["alerts"]]
 
 
 def test_alerts_json_shape(replay_store: ReplayStore):
@@ -114,10 +153,15 @@ def test_alerts_json_shape(replay_store: ReplayStore):
 
 def test_alerts_text_is_a_table(replay_store: ReplayStore):
     """Text: a table of the pending alerts with their type and delivery status."""
-    done = runner.invoke(app, ["alerts", "--pending", "--type", "PROTOCOL_BREACH", "--run",
-                               replay_store.automatic, "--db", replay_store.url])
+    pending = [a for a in _stored_alerts(replay_store.url, replay_store.automatic)
+               if a.delivery_status == "pending"]
+    assert pending, "precondition: the automatic replay left alerts in the outbox"
+    kind = pending[-1].type
+    done = runner.invoke(app, ["alerts", "--pending", "--type", kind, "--run", replay_store.automatic,
+                               "--db", replay_store.url])
     assert 0 == done.exit_code
-    assert "Pending alerts of run" in done.stdout and "PROTOCOL_BREACH" in done.stdout
+    assert f"Pending alerts of run {replay_store.automatic}" in done.stdout and kind in done.stdout
+    assert [] == [a.id for a in pending if a.type == kind and f" {a.id} " not in done.stdout]
     assert "pending" in done.stdout
 
 
