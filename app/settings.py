@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     policies: str | None = Field(default=None, description="Policy directory (default: the bundled set)")
     report_dir: str = Field(default="reports", description="Where replay reports are written")
     live_trading: bool = Field(default=False, description="Allow live orders (also needs --live)")
+    operator: str | None = Field(default=None, description="Who `alluse act` records as deciding "
+                                                           "(default: the OS user)")
     ib_host: str = Field(default="127.0.0.1", description="IB Gateway/TWS host")
     ib_port: int = Field(default=4002, description="IB Gateway/TWS API port (4002: the paper gateway)")
     ib_client_id: int = Field(default=17, description="API client id (every node of a cluster uses the same)")

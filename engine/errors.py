@@ -7,7 +7,8 @@
     ├── DataError              bad market-data file or row
     └── ExecutionError         run time: something failed while acting on a decision
         ├── BrokerError          translated from ib_async / the simulated broker
-        └── StoreError           translated from SQLAlchemy
+        ├── StoreError           translated from SQLAlchemy
+        └── ApprovalError        an operator's decision the action script cannot take
 
 Foreign exceptions are translated at the adapter boundary with ``raise … from exc``.
 """
@@ -126,3 +127,12 @@ class BrokerError(ExecutionError):
 
 class StoreError(ExecutionError):
     """The decision store failed."""
+
+
+class ApprovalError(ExecutionError):
+    """An action script cannot take the operator's decision; ``code`` says why: expired, rejected
+    or the status it is in (executed, failed …)."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        self.code = code
+        super().__init__(message)

@@ -14,6 +14,7 @@
 from alluse.adapters.store.records import (
     AccountRecord,
     AlertRecord,
+    ApprovalRecord,
     BatchResult,
     DecisionRecord,
     EventRecord,
@@ -21,6 +22,7 @@ from alluse.adapters.store.records import (
     PositionRecord,
     ProtocolChangeRecord,
     RunState,
+    ScriptDecision,
     ScriptRecord,
     SnapshotRecord,
     TaxLotRecord,
@@ -31,6 +33,7 @@ from alluse.adapters.store.store import Store, alembic_config, make_engine, reda
 __all__ = [
     "AccountRecord",
     "AlertRecord",
+    "ApprovalRecord",
     "BatchResult",
     "DecisionRecord",
     "EventRecord",
@@ -38,6 +41,7 @@ __all__ = [
     "PositionRecord",
     "ProtocolChangeRecord",
     "RunState",
+    "ScriptDecision",
     "ScriptRecord",
     "SnapshotRecord",
     "Store",

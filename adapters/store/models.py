@@ -177,6 +177,28 @@ class ActionScriptRow(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
 
+class ApprovalRow(Base):
+    """Operators' decisions on action scripts; append-only (the migration adds triggers).
+
+    At most one row per script and decision: approving twice records nothing the second time,
+    and a script can be approved, then rejected before it runs, but never the other way round.
+    """
+
+    __tablename__ = "approvals"
+    __table_args__ = (
+        ForeignKeyConstraint(["run_id", "script_id"], ["action_scripts.run_id", "action_scripts.id"]),
+        UniqueConstraint("run_id", "script_id", "decision"),
+    )
+
+    id: Mapped[int] = mapped_column(SeqId, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(128))
+    script_id: Mapped[str] = mapped_column(String(128))
+    decision: Mapped[str] = mapped_column(String(16))
+    who: Mapped[str] = mapped_column(String(128))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
 class ProtocolChangeRow(Base):
     __tablename__ = "protocol_changes"
     __table_args__ = (Index(None, "run_id", "position"),)

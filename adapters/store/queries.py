@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Select, select
+from sqlalchemy import Connection, Engine, MetaData, Select, Table, inspect, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from alluse.adapters.store import records as rec
@@ -21,6 +22,7 @@ from alluse.adapters.store.models import (
     AccountRow,
     ActionScriptRow,
     AlertRow,
+    ApprovalRow,
     DecisionRow,
     EventRow,
     PolicyVersionRow,
@@ -43,6 +45,18 @@ def _record(kind: type[R], row: Mapping[Any, Any]) -> R:
     if "channels" in values:
         values["channels"] = tuple(values["channels"])
     return kind(**values)
+
+
+def _plain(value: Any) -> Any:
+    """A reflected column's value as the typed readers return it: aware UTC instants, decoded JSON."""
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    if isinstance(value, str) and value[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
 
 
 class Readers:
@@ -138,12 +152,18 @@ class Readers:
         return found[0] if found else None
 
     def alerts(self, run_id: str, status: str | None = None, since_id: int = 0,
-               limit: int | None = None) -> list[rec.AlertRecord]:
-        """The run's alerts with id > `since_id`, optionally only those in delivery `status` (the outbox)."""
+               limit: int | None = None, *, since: dt.datetime | None = None,
+               alert_type: str | None = None) -> list[rec.AlertRecord]:
+        """The run's alerts with id > `since_id`, optionally only those in delivery `status` (the
+        outbox), raised at or after `since`, of type `alert_type`."""
         stmt = (select(AlertRow.__table__).where(AlertRow.run_id == run_id, AlertRow.id > since_id)
                 .order_by(AlertRow.id))
         if status is not None:
             stmt = stmt.where(AlertRow.delivery_status == status)
+        if since is not None:
+            stmt = stmt.where(AlertRow.ts >= since)
+        if alert_type is not None:
+            stmt = stmt.where(AlertRow.type == alert_type)
         return self._all(rec.AlertRecord, stmt.limit(limit), "read alerts from")
 
     def scripts(self, run_id: str, status: str | None = None) -> list[rec.ScriptRecord]:
@@ -152,6 +172,26 @@ class Readers:
         if status is not None:
             stmt = stmt.where(ActionScriptRow.status == status)
         return self._all(rec.ScriptRecord, stmt, "read action scripts from")
+
+    def approvals(self, run_id: str, script_id: str | None = None) -> list[rec.ApprovalRecord]:
+        """Operators' decisions on the run's scripts (or on one script), in the order taken."""
+        stmt = select(ApprovalRow.__table__).where(ApprovalRow.run_id == run_id).order_by(ApprovalRow.id)
+        if script_id is not None:
+            stmt = stmt.where(ApprovalRow.script_id == script_id)
+        return self._all(rec.ApprovalRecord, stmt, "read approvals from")
+
+    def node_statuses(self) -> dict[str, dict[str, Any]]:
+        """The `node_status` rows by run id (what a node reports about itself); {} without the table.
+
+        The node's migration creates that table, so this reads whatever columns it has; instants
+        come back aware in UTC and JSON text is decoded, as on the other readers.
+        """
+        with self._read("read the node status from") as conn:
+            if not inspect(conn).has_table("node_status"):
+                return {}
+            table = Table("node_status", MetaData(), autoload_with=conn)
+            rows = [dict(row._mapping) for row in conn.execute(select(table))]
+        return {str(row["run_id"]): {k: _plain(v) for k, v in row.items()} for row in rows}
 
     def accounts(self, run_id: str) -> list[rec.AccountRecord]:
         stmt = (select(AccountRow.__table__).where(AccountRow.run_id == run_id)

@@ -23,6 +23,7 @@ RUN_KINDS = ("replay", "node")
 RUN_STATUSES = ("running", "done")
 DELIVERY_STATUSES = ("pending", "sent", "failed", "suppressed")
 SCRIPT_STATUSES = ("proposed", "approved", "executed", "expired", "rejected")
+APPROVAL_DECISIONS = ("approved", "rejected")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,30 @@ class ScriptRecord:
     status: str = "proposed"
     event_index: int | None = None
     decision_seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRecord:
+    """An operator's decision on an action script: who, when (UTC) and, for a rejection, why."""
+
+    script_id: str
+    decision: str  # approved | rejected
+    who: str
+    at: dt.datetime
+    reason: str | None = None
+    run_id: str = ""
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptDecision:
+    """What `Store.decide_script` did: the script afterwards, the row it wrote (None: nothing
+    changed, `note` says why) and the script's earlier decisions."""
+
+    script: ScriptRecord
+    recorded: ApprovalRecord | None
+    note: str = ""
+    history: tuple[ApprovalRecord, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,13 +33,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError
 
 from alluse.adapters.store import batch as batches
-from alluse.adapters.store.models import ActionScriptRow, AlertRow, PolicyVersionRow, RunRow
+from alluse.adapters.store import script_status
+from alluse.adapters.store.models import AlertRow, PolicyVersionRow, RunRow
 from alluse.adapters.store.queries import Readers
 from alluse.adapters.store.records import (
     RUN_KINDS,
-    SCRIPT_STATUSES,
     BatchResult,
     RunState,
+    ScriptDecision,
 )
 from alluse.engine.errors import StoreError
 
@@ -47,10 +48,6 @@ MIGRATIONS = Path(str(files("alluse.adapters.store") / "migrations"))
 SUPPORTED = ("sqlite", "postgresql")
 _WRITE = "alluse_write"  # execution option: BEGIN IMMEDIATE on SQLite
 _MIGRATION_LOCK = 0x616C7573  # PostgreSQL advisory lock key serialising concurrent upgrades
-_SCRIPT_MOVES = {
-    "proposed": ("approved", "rejected", "expired"),
-    "approved": ("executed", "expired", "rejected"),
-}
 _ALERT_MOVES = {"pending": ("sent", "failed", "suppressed"), "failed": ("sent", "failed")}
 
 
@@ -294,15 +291,20 @@ class Store(Readers):
 
     def set_script_status(self, run_id: str, script_id: str, status: str) -> None:
         """Move an action script along proposed → approved|rejected|expired → executed|expired."""
-        batches.check_choice(status, SCRIPT_STATUSES, "status")
-        this = (ActionScriptRow.run_id == run_id) & (ActionScriptRow.id == script_id)
         with self._write("update a script in") as conn:
-            current = conn.execute(select(ActionScriptRow.status).where(this).with_for_update()).scalar()
-            if current is None:
-                raise StoreError(f"no action script {script_id!r} in run {run_id!r}")
-            if status not in _SCRIPT_MOVES.get(current, ()):
-                raise StoreError(f"action script {script_id!r} is {current}: it cannot become {status}")
-            conn.execute(update(ActionScriptRow).where(this).values(status=status))
+            script_status.move(conn, run_id, script_id, status)
+
+    def decide_script(self, run_id: str, script_id: str, decision: str, who: str, *,
+                      now: dt.datetime, reason: str | None = None) -> ScriptDecision:
+        """Record an operator's decision ("approved" or "rejected") and the script's new status,
+        atomically; `now` is the run's clock, which the script's expiry is measured against.
+
+        A decision the script already took records nothing (the result's `note` says so); one it
+        cannot take (expired, rejected, executed) raises ApprovalError and writes nothing.
+        """
+        with self._write("record a decision in") as conn:
+            return script_status.decide(conn, run_id, script_id, decision, who, at=self._clock(),
+                                        now=now, reason=reason)
 
     def mark_alert_delivered(self, alert_id: int, status: str) -> None:
         """Record a delivery attempt: pending|failed → sent|failed, or pending → suppressed."""

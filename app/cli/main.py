@@ -40,13 +40,25 @@ def _root(
 
 
 # Command modules: each defines register(app). One line per module; keep sorted.
-from alluse.cli import data_cmd, explain_cmd, ledger_cmd, policy_cmd, replay_cmd  # noqa: E402
+from alluse.cli import (  # noqa: E402
+    act_cmd,
+    data_cmd,
+    explain_cmd,
+    ledger_cmd,
+    policy_cmd,
+    replay_cmd,
+    status_cmd,
+    views_cmd,
+)
 
+act_cmd.register(app)
 data_cmd.register(app)
 explain_cmd.register(app)
 ledger_cmd.register(app)
 policy_cmd.register(app)
 replay_cmd.register(app)
+status_cmd.register(app)
+views_cmd.register(app)
 from alluse.cli import diff_cmd, fmt_cmd, watch_cmd  # noqa: F401,E402  (policy subcommands)
 
 # (more command modules are registered here)

@@ -37,7 +37,7 @@ from alluse.engine.errors import StoreError
 
 T0 = dt.datetime(2026, 1, 8, 15, 30, tzinfo=dt.UTC)
 TABLES = {"accounts", "positions", "trades", "decisions", "alerts", "action_scripts", "protocol_changes",
-          "policy_versions", "tax_lots", "runs", "events", "snapshots", "alembic_version"}
+          "policy_versions", "tax_lots", "runs", "events", "snapshots", "approvals", "alembic_version"}
 
 
 def _decision(i: int, policy_hash: str = "h1") -> DecisionRecord:
