@@ -8,6 +8,7 @@ from pathlib import Path
 
 from alluse.engine.errors import PolicyIssue, PolicyLoadError
 from alluse.engine.policy import PolicySet, load_policy_set
+from alluse.engine.policy.testfile import TESTS_DIR
 
 MAX_FILE_BYTES = 1_000_000
 
@@ -21,8 +22,11 @@ def default_schema_dir() -> Path:
     return Path(str(importlib.resources.files("alluse.schemas")))
 
 
-def read_policy_files(directory: Path) -> dict[str, bytes]:
+def read_policy_files(directory: Path, *, tests: bool = False) -> dict[str, bytes]:
     """Every *.yaml/*.yml file under ``directory`` (one level of strategies/), keyed by POSIX path.
+
+    The set's tests (``tests/``) are left out unless ``tests``: they are not policies, and a
+    node or a watcher has no use for them (`alluse policy test` and `policy init` read them).
 
     Raises `PolicyLoadError` for a missing or unreadable directory or a file too large to be a
     policy, so callers report it like any other policy problem.
@@ -38,6 +42,8 @@ def read_policy_files(directory: Path) -> dict[str, bytes]:
         rel = path.relative_to(directory).as_posix()
         if any(part.startswith(".") for part in Path(rel).parts):
             continue  # editor swap files, .git
+        if not tests and rel.startswith(TESTS_DIR + "/"):
+            continue
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
                 issues.append(PolicyIssue(rel, 1, 1, f"file is larger than {MAX_FILE_BYTES} bytes",
@@ -56,7 +62,8 @@ def load_policy_dir(directory: Path) -> PolicySet:
 
 
 def init_policy_dir(target: Path) -> list[Path]:
-    """Copy the default policies and their schemas into ``target`` (a new or empty directory).
+    """Copy the default policies, their tests and their schemas into ``target`` (a new or empty
+    directory).
 
     The modelines in the copies point at ``../schemas/`` relative to each file, so the schemas are
     written to ``target/schemas`` and the policies' modelines are rewritten to match.
@@ -65,7 +72,7 @@ def init_policy_dir(target: Path) -> list[Path]:
         raise FileExistsError(f"{target} exists and is not empty")
     src = default_policy_dir()
     written: list[Path] = []
-    for rel, raw in read_policy_files(src).items():
+    for rel, raw in read_policy_files(src, tests=True).items():
         text = raw.decode("utf-8")
         depth = rel.count("/")
         text = text.replace("$schema=" + "../" * (depth + 1) + "schemas/",

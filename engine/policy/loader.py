@@ -34,6 +34,7 @@ from alluse.engine.policy.models import (
     WeekTypesPolicy,
 )
 from alluse.engine.policy.rules import RuleInfo, build_rules, owner
+from alluse.engine.policy.testfile import TESTS_DIR
 from alluse.engine.policy.yamlsource import YamlDoc, parse_yaml
 
 REQUIRED_FILES = tuple(POLICY_FILES)
@@ -201,7 +202,12 @@ def _canonical_hash(parts: Mapping[str, BaseModel]) -> str:
 
 
 def load_policy_set(files: Mapping[str, bytes]) -> PolicySet:
-    """Validate a whole policy set given as {relative path: content}; raise with every issue."""
+    """Validate a whole policy set given as {relative path: content}; raise with every issue.
+
+    Files under ``tests/`` are the set's tests (`alluse policy test` loads and checks them), not
+    part of the set: they are left out here, of the set's hashes too.
+    """
+    files = {k: v for k, v in files.items() if not k.startswith(TESTS_DIR + "/")}
     issues: list[PolicyIssue] = []
     docs: dict[str, YamlDoc] = {}
     models: dict[str, BaseModel] = {}
