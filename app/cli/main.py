@@ -47,7 +47,7 @@ explain_cmd.register(app)
 ledger_cmd.register(app)
 policy_cmd.register(app)
 replay_cmd.register(app)
-from alluse.cli import policy_test_cmd, watch_cmd  # noqa: F401,E402
+from alluse.cli import impact_cmd, policy_test_cmd, watch_cmd  # noqa: F401,E402
 
 # (more command modules are registered here)
 
