@@ -63,17 +63,24 @@ def _date(value: str | None, name: str, default: dt.date) -> dt.date:
         raise _usage(f"{name}: '{value}' is not a date (YYYY-MM-DD)") from None
 
 
-def _load(files: dict[str, bytes], label: str, shown: Path, fmt: str) -> PolicySet:
+def _load(files: dict[str, bytes], label: str, where: Path | str, fmt: str) -> PolicySet:
+    """The set, or exit 2 listing its problems; ``where`` is its directory or, for a set read from
+    git, the ``REV:path/`` its file names are shown under."""
+    import dataclasses
+
     from alluse.engine.errors import PolicyLoadError
     from alluse.engine.policy import load_policy_set
 
     if not files:
-        raise _usage(f"{label}: no policy files in {shown}")
+        raise _usage(f"{label}: no policy files in {where}")
     try:
         return load_policy_set(files)
     except PolicyLoadError as exc:
         typer.echo(f"error: {label}: the policy set does not load:", err=True)
-        print_issues(exc.issues, "text" if fmt == "markdown" else fmt, shown)
+        issues = exc.issues if isinstance(where, Path) else [
+            dataclasses.replace(i, file=f"{where}{i.file}") for i in exc.issues]
+        print_issues(issues, "text" if fmt == "markdown" else fmt,
+                     where if isinstance(where, Path) else None)
         raise typer.Exit(2) from None
 
 
@@ -100,6 +107,7 @@ def impact_cmd(
     from alluse.cli.impact_render import as_json, render_markdown, render_text
     from alluse.cli.policy_dir import ENV_VAR
     from alluse.cli.replay_cmd import FIRST_DAY, LAST_DAY
+    from alluse.engine.errors import PolicyLoadError
     from alluse.runtime.impact import KINDS, impact
     from alluse.runtime.replay import ReplayParams
     from alluse.settings import SettingsError, load_settings
@@ -121,6 +129,7 @@ def impact_cmd(
     if d0 < FIRST_DAY or d1 > LAST_DAY:
         raise _usage(f"the bundled daily bars cover {FIRST_DAY} to {LAST_DAY}; got --from {d0} "
                      f"--to {d1}")
+    head_where: Path | str
     try:
         repo, prefix = locate(directory)
         commit = resolve(repo, base)
@@ -128,25 +137,22 @@ def impact_cmd(
         if head is not None and not Path(head).is_dir():
             head_commit = resolve(repo, head)
             head_files = read_policy_files_at(repo, head_commit, prefix)
-            head_shown, head_base = head, Path(f"{head}:{prefix}")
+            head_shown, head_where = head, f"{head}:{prefix}"
             head_ref = {"ref": head, "commit": head_commit}
         else:
-            head_base = Path(head) if head is not None else directory
-            head_files = read_policy_files(head_base)
-            head_shown = f"{head_base} (on disk)" if head is not None else \
-                f"the working tree ({head_base})"
-            head_ref = {"directory": str(head_base)}
+            head_dir = Path(head) if head is not None else directory
+            head_files = read_policy_files(head_dir)
+            head_shown = f"{head_dir} (on disk)" if head is not None else \
+                f"the working tree ({head_dir})"
+            head_where = head_dir
+            head_ref = {"directory": str(head_dir)}
     except GitError as exc:
         raise _usage(f"{where}{exc}") from None
-    except Exception as exc:  # PolicyLoadError from reading: unreadable or too large files
-        from alluse.engine.errors import PolicyLoadError
-
-        if not isinstance(exc, PolicyLoadError):
-            raise
+    except PolicyLoadError as exc:  # unreadable or oversized files
         print_issues(exc.issues, "text", directory)
         raise typer.Exit(2) from None
-    base_ps = _load(base_files, f"--base {base}", Path(f"{base}:{prefix}"), fmt.value)
-    head_ps = _load(head_files, f"head {head_shown}", head_base, fmt.value)
+    base_ps = _load(base_files, f"--base {base}", f"{base}:{prefix}", fmt.value)
+    head_ps = _load(head_files, f"head {head_shown}", head_where, fmt.value)
     cap = capital if capital is not None else head_ps.accounts.capital.default
     lim = head_ps.accounts.capital
     if not lim.minimum <= cap <= lim.maximum:

@@ -164,3 +164,17 @@ def test_a_directory_outside_git_is_a_usage_error(tmp_path):
     result = alluse("policy", "impact", "p", "--base", "main", cwd=tmp_path)
     assert (2, "error: 'p' is not inside a git repository\n") == (result.returncode,
                                                                   result.stderr)
+
+
+def test_a_revision_whose_set_does_not_load_lists_its_problems_under_the_revision(repo):
+    """A broken set at --base: exit 2, each problem as REV:file:line:col."""
+    git(repo, "checkout", "-qb", "broken")
+    gen = repo / "strategies" / "gen_acc.yaml"
+    gen.write_text(gen.read_text("utf-8").replace("  min_pct: 1.5 ", '  min_pct: "x" '), "utf-8")
+    git(repo, "commit", "-qam", "broken")
+    git(repo, "checkout", "-q", "main")
+    result = alluse("policy", "impact", "--base", "broken", cwd=repo)
+    assert 2 == result.returncode
+    assert result.stdout.startswith("broken:strategies/gen_acc.yaml:")
+    assert "premium.min_pct: Input should be a valid number (got 'x')" in result.stdout
+    assert result.stderr.startswith("error: --base broken: the policy set does not load:")
