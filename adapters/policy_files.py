@@ -11,6 +11,7 @@ from pathlib import Path
 from alluse.engine.errors import PolicyIssue, PolicyLoadError
 from alluse.engine.policy import POLICY_FILES, STRATEGY_DIR, PolicySet, load_policy_set
 from alluse.engine.policy.loader import PolicyCheck, check_policy_set
+from alluse.engine.policy.testfile import TESTS_DIR
 
 MAX_FILE_BYTES = 1_000_000
 
@@ -29,9 +30,10 @@ def default_schema_dir() -> Path:
 NOT_POLICIES = frozenset({"tests", "schemas"})
 
 
-def read_policy_files(directory: Path) -> dict[str, bytes]:
+def read_policy_files(directory: Path, *, tests: bool = False) -> dict[str, bytes]:
     """Every *.yaml/*.yml file of ``directory`` and of its sub-directories (strategies/), one
-    level deep, keyed by POSIX path; hidden names, tests/ and schemas/ are skipped.
+    level deep, keyed by POSIX path; hidden names and schemas/ are skipped, and so is tests/ (the
+    set's own tests, `alluse policy test`) unless ``tests``.
 
     Raises `PolicyLoadError` for a missing or unreadable directory, a directory that holds no
     policy set at all (one line, however big: ``/``, a home directory), or a file too large to be
@@ -46,7 +48,7 @@ def read_policy_files(directory: Path) -> dict[str, bytes]:
     for path in _entries(directory, directory, issues):
         try:
             if path.is_dir():
-                if path.name not in NOT_POLICIES:
+                if path.name not in NOT_POLICIES or (tests and path.name == TESTS_DIR):
                     candidates += [(f"{path.name}/{sub.name}", sub)
                                    for sub in _entries(path, directory, issues)]
             else:
@@ -123,7 +125,8 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def init_policy_dir(target: Path) -> list[Path]:
-    """Copy the default policies and their schemas into ``target`` (a new or empty directory).
+    """Copy the default policies, their tests and their schemas into ``target`` (a new or empty
+    directory).
 
     The modelines in the copies point at ``../schemas/`` relative to each file, so the schemas are
     written to ``target/schemas`` and the policies' modelines are rewritten to match. The copy is
@@ -142,7 +145,7 @@ def init_policy_dir(target: Path) -> list[Path]:
         os.umask(umask)
         staging.chmod(0o777 & ~umask)
         rels: list[str] = []
-        for rel, raw in read_policy_files(default_policy_dir()).items():
+        for rel, raw in read_policy_files(default_policy_dir(), tests=True).items():
             text = raw.decode("utf-8")
             depth = rel.count("/")
             text = text.replace("$schema=" + "../" * (depth + 1) + "schemas/",

@@ -105,4 +105,4 @@ def test_unpacked_wheel_loads_its_policies_schemas_data_and_migrations(wheel: Pa
     run = subprocess.run([sys.executable, "-S", "-c", probe, str(site_dir)], capture_output=True, text=True,
                          env=env, check=False)
     assert 0 == run.returncode, run.stderr
-    assert "3 8 True" == run.stdout.strip()
+    assert "3 9 True" == run.stdout.strip()

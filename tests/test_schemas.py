@@ -7,6 +7,7 @@ Also the meta-lint of the models themselves: frozen, unknown keys forbidden, doc
 
 from __future__ import annotations
 
+import datetime
 import inspect
 import json
 import re
@@ -22,6 +23,7 @@ from ruamel.yaml import YAML
 
 import alluse.engine.policy.common as common
 import alluse.engine.policy.models as models
+import alluse.engine.policy.testfile as testfile
 from alluse.adapters.policy_files import default_policy_dir, default_schema_dir
 from alluse.engine.policy.schema import DIALECT, render_schemas
 
@@ -42,12 +44,24 @@ SCHEMA_VISIBLE_CASES = [
 ]
 
 
+def _dates_as_text(node: object) -> object:
+    # YAML 1.2's core schema has no timestamps: an editor's schema check sees 2026-11-20 as the
+    # string it is written as (ruamel's safe loader still builds a date)
+    if isinstance(node, dict):
+        return {k: _dates_as_text(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_dates_as_text(v) for v in node]
+    return node.isoformat() if isinstance(node, datetime.date) else node
+
+
 def plain_data(raw: bytes) -> object:
     """YAML 1.2 as plain data, what an editor's schema check sees (no positions, no models)."""
-    return YAML(typ="safe", pure=True).load(raw.decode("utf-8"))
+    return _dates_as_text(YAML(typ="safe", pure=True).load(raw.decode("utf-8")))
 
 
 def schema_name(rel: str) -> str:
+    if rel.startswith("tests/"):
+        return "policy_test.schema.json"
     return "strategy.schema.json" if rel.startswith("strategies/") else \
         rel.removesuffix(".yaml") + ".schema.json"
 
@@ -112,7 +126,7 @@ def test_modeline_points_at_an_existing_schema(rel):
 
 def _policy_models() -> list[type[BaseModel]]:
     found = {}
-    for module in (common, models):
+    for module in (common, models, testfile):
         for _, obj in inspect.getmembers(module, inspect.isclass):
             if issubclass(obj, BaseModel) and obj.__module__ == module.__name__:
                 found[obj.__qualname__] = obj
@@ -129,7 +143,8 @@ def test_every_policy_model_is_frozen_and_forbids_unknown_keys(model):
 def test_there_are_models_to_check():
     """The meta-lint is not vacuous: it sees the file models and the shared ones."""
     names = {m.__name__ for m in _policy_models()}
-    assert {"ProtocolsPolicy", "StrategyPolicy", "OrderStep", "ScriptTemplate"} <= names
+    assert {"ProtocolsPolicy", "StrategyPolicy", "OrderStep", "ScriptTemplate",
+            "PolicyTestFile"} <= names
 
 
 STEP_TYPES = typing.get_args(typing.get_args(common.Step)[0])

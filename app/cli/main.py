@@ -59,7 +59,13 @@ policy_cmd.register(app)
 replay_cmd.register(app)
 status_cmd.register(app)
 views_cmd.register(app)
-from alluse.cli import diff_cmd, fmt_cmd, watch_cmd  # noqa: F401,E402  (policy subcommands)
+from alluse.cli import (  # noqa: F401,E402  (policy subcommands)
+    diff_cmd,
+    fmt_cmd,
+    impact_cmd,
+    policy_test_cmd,
+    watch_cmd,
+)
 
 # (more command modules are registered here)
 

@@ -133,7 +133,8 @@ def schema(
 
 @policy_app.command("init")
 def init(directory: Annotated[Path, typer.Argument(help="New directory to create")]) -> None:
-    """Copy the default policy set and its schemas into a new directory (keep it in git)."""
+    """Copy the default policy set, its tests and its schemas into a new directory (keep it in
+    git)."""
     from alluse.adapters.policy_files import init_policy_dir
 
     try:

@@ -164,7 +164,10 @@ CODEC = Codec([Tally, SimBroker, SimMarket, _Queued, OptionContract, Fill, Assig
 class Replay:
     def __init__(self, ps: PolicySet, params: ReplayParams, *, store: Any | None = None,
                  progress: Progress | None = None, sim: SimConfig | None = None,
-                 fill_delay: int = 0, calendar: MarketCalendar | None = None) -> None:
+                 fill_delay: int = 0, calendar: MarketCalendar | None = None,
+                 history: History | None = None) -> None:
+        """``history``: bars already loaded for this window (several runs share one: `policy
+        impact`); it must hold this set's symbols, loaded with its ``on_bad_rows`` mode."""
         self.ps = ps
         self.params = params
         self.store = store
@@ -179,9 +182,9 @@ class Replay:
         self._accounts_recorded: dict[str, Any] = {}
         self.symbols = sorted({s for st in ps.strategies.values() for s in st.symbols})
         mode = "refuse" if ps.data.quality.on_bad_rows == "refuse" else "repair"
-        self.history = History.load([*self.symbols, MARKET_REFERENCE, "VIX"], params.start,
-                                    params.end, repair=mode,
-                                    intraday=self.symbols if params.bars == "1min" else ())
+        self.history = history if history is not None else History.load(
+            [*self.symbols, MARKET_REFERENCE, "VIX"], params.start, params.end, repair=mode,
+            intraday=self.symbols if params.bars == "1min" else ())
         self.repairs = self.history.repairs
         self.engine = Engine(ps, params.capital, calendar=self.calendar)
         self.market = SimMarket(self.calendar, sim or SimConfig(

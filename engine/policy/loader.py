@@ -34,6 +34,7 @@ from alluse.engine.policy.models import (
     WeekTypesPolicy,
 )
 from alluse.engine.policy.rules import RuleInfo, build_rules, owner
+from alluse.engine.policy.testfile import TESTS_DIR
 from alluse.engine.policy.yamlsource import YamlDoc, parse_yaml
 
 REQUIRED_FILES = tuple(POLICY_FILES)
@@ -230,6 +231,9 @@ def check_policy_set(files: Mapping[str, bytes], *, warnings: bool = True) -> Po
     with ``warnings``, what review misses (never refuses a set)."""
     from alluse.engine.policy.review import review
 
+    # Files under ``tests/`` are the set's tests (`alluse policy test` loads and checks them), not
+    # part of the set: they are left out here, of the set's hashes too.
+    files = {k: v for k, v in files.items() if not k.startswith(TESTS_DIR + "/")}
     issues: list[PolicyIssue] = []
     notes: list[PolicyIssue] = []
     docs: dict[str, YamlDoc] = {}

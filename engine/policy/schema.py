@@ -7,16 +7,19 @@ import json
 from pydantic import BaseModel
 
 from alluse.engine.policy.models import POLICY_FILES, StrategyPolicy
+from alluse.engine.policy.testfile import PolicyTestFile
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
 def schema_files() -> dict[str, type[BaseModel]]:
-    """Schema file name → model: one per policy file, one shared by every strategy."""
+    """Schema file name → model: one per policy file, one shared by every strategy, one for
+    the policy test files (tests/*.yaml)."""
     out: dict[str, type[BaseModel]] = {
         name.removesuffix(".yaml") + ".schema.json": model for name, model in POLICY_FILES.items()
     }
     out["strategy.schema.json"] = StrategyPolicy
+    out["policy_test.schema.json"] = PolicyTestFile
     return dict(sorted(out.items()))
 
 
