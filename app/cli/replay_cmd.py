@@ -72,8 +72,9 @@ def flat_reasons(r: dict[str, Any], top: int = 3) -> list[str]:
         misses = r.get("entry_not_fired", {}).get(a["id"], [])
         said = ", ".join(f"{m['rule']}{' (' + m['step'] + ')' if m['step'] else ''} ×{m['count']}"
                          for m in misses[:top])
+        last = f"; last time: {misses[0]['last']}" if misses and misses[0].get("last") else ""
         lines.append(f"{a['id']} opened no position: " + (
-            f"entry checks that did not pass: {said}" if said else "no entry scan reached it"))
+            f"entry checks that did not pass: {said}{last}" if said else "no entry scan reached it"))
     return lines
 
 
@@ -97,7 +98,8 @@ def print_summary(console: Console, r: dict[str, Any], elapsed: float) -> None:
                   _pct(a["max_drawdown_pct"], signed=False), str(a["trades"]), win, a["state"])
     console.print(t)
     if r["benchmarks"]:
-        t = Table(title="Buy-and-hold over the same window (first open, dividends reinvested)")
+        t = Table(title="Buy-and-hold over the same window",
+                  caption="bought at the first open, dividends reinvested")
         for col, just in (("benchmark", "left"), ("return", "right"), ("p.a.", "right"),
                           ("max DD", "right")):
             t.add_column(col, justify=just)  # type: ignore[arg-type]
@@ -106,7 +108,7 @@ def print_summary(console: Console, r: dict[str, Any], elapsed: float) -> None:
                       _pct(b["max_drawdown_pct"], signed=False))
         console.print(t)
     for line in flat_reasons(r):
-        console.print(line)
+        console.print(line, markup=False)  # explanations may hold brackets
     if r["forks"] or r["merges"]:
         t = Table(title="Forks and merges")
         for col in ("date", "event", "from", "to", "amount", "tax withheld"):
