@@ -26,7 +26,7 @@ from alluse.adapters.report_charts import (
 )
 
 RIGHT = 200  # room for the end labels
-BENCHMARK_STYLE = {"SPY": ("#1f2933", "7 4"), "MAG6": ("#8a5a00", "2 3")}
+BENCHMARK_STYLE = {"SPY": ("#1f2933", "7 4"), "MAG6": ("#5b3a8c", "2 3")}
 LABEL_GAP = 14.0
 
 
