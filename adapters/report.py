@@ -5,15 +5,22 @@ scripts, fonts or network requests, enforced by a Content-Security-Policy meta t
 page is opened offline and attached to reviews. Every text is escaped. The same result gives the
 same bytes: nothing reads the clock, and every number is formatted from the result alone.
 
-Charts (each an `<svg id=…>` with a `<title>` and `<desc>`): `chart-equity` (equity per account),
-`chart-tree` (account lanes, forks and merges), `chart-protocol` (protocol-level changes by date
-and level), `chart-premium` (premium captured per ISO week).
+Charts (each an `<svg id=…>` with a `<title>` and `<desc>`): `chart-twr` (each starting account's
+time-weighted return against SPY and Mag-6 buy-and-hold, forks and merges as marked flows),
+`chart-units` (the forked accounts' time-weighted return, one strip per unit), `chart-tree`
+(account lanes, forks and merges), `chart-protocol` (the time each position spent at L1-L3, one
+lane per account and symbol), `chart-premium` (premium captured per ISO week).
+
+`write_report` is atomic: the page is written to a temporary file in the target directory and
+renamed over `index.html`, so a failed write leaves the previous report as it was.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import os
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from html import escape
@@ -26,13 +33,14 @@ from alluse.adapters.report_charts import (
     Fork,
     LevelChange,
     Merge,
+    Returns,
     WeekPremium,
-    equity_chart,
     premium_chart,
     protocol_chart,
     tree_chart,
     tree_order,
 )
+from alluse.adapters.report_returns import twr_chart, units_chart
 from alluse.engine.errors import DataError
 
 __all__ = ["render_report", "write_report"]
@@ -42,11 +50,25 @@ PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b
 
 
 def write_report(result: Mapping[str, Any], directory: Path) -> Path:
-    """Write `directory/index.html` (creating the directory) and return its path."""
-    page = render_report(result)
+    """Write `directory/index.html` (creating the directory) atomically and return its path."""
+    page = render_report(result).encode("utf-8")  # bytes: no platform newline translation
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "index.html"
-    path.write_bytes(page.encode("utf-8"))  # bytes: no platform newline translation
+    fd, tmp = tempfile.mkstemp(prefix=".index.html.", suffix=".tmp", dir=directory)
+    try:
+        view = memoryview(page)
+        while view:  # os.write may write less than asked
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the report from a web server
+        os.replace(tmp, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -62,7 +84,8 @@ def render_report(result: Mapping[str, Any]) -> str:
         f"<title>{_e(title)}</title><style>{CSS}</style></head>",
         "<body>", _header(r), "<main>",
         _section("accounts", "Accounts", _accounts_table(r)),
-        _section("equity", "Equity per account", equity_chart(r.charts)),
+        _section("returns", "Time-weighted returns", twr_chart(r.charts) + units_chart(r.charts)),
+        _section("entries", "Entries that did not happen", _entries(r)),
         _section("tree", "Account tree", tree_chart(r.charts) + _tree_list(r)),
         _section("protocol", "Protocol levels", protocol_chart(r.charts)),
         _section("premium", "Premium captured per week", premium_chart(r.charts)),
@@ -156,7 +179,9 @@ def _account(i: int, raw: Any) -> Account:
         None if a.get("parent") is None else str(a["parent"]),
         _date(a["created"], f"{w}.created") if a.get("created") else None, str(a.get("state", "")),
         initial=dec("initial_capital"), final=dec("final_equity"), return_pct=num("return_pct"),
-        max_drawdown_pct=num("max_drawdown_pct"), trades=num("trades"), win_rate=num("win_rate"))
+        max_drawdown_pct=num("max_drawdown_pct"), trades=num("trades"), win_rate=num("win_rate"),
+        twr_pct=num("twr_pct"), twr_annualised_pct=num("twr_annualised_pct"),
+        net_flows=dec("net_flows"), closed_positions=num("closed_positions"))
 
 
 def _ids(value: Any, where: str) -> tuple[str, ...]:
@@ -182,8 +207,30 @@ def _merge(i: int, raw: Any) -> Merge:
 def _change(i: int, raw: Any) -> LevelChange:
     c, w = _record(raw, f"protocol_levels[{i}]"), f"protocol_levels[{i}]"
     src, dst = _level(c.get("from"), f"{w}.from"), _level(c.get("to"), f"{w}.to")
+    position = str(c.get("position", ""))
+    parts = position.split(":")
+    account = str(c.get("account") or parts[0])
+    symbol = str(c.get("symbol") or (parts[1] if len(parts) > 1 else ""))
+    try:  # the position id names its expiry: account:symbol:expiry:strike+right
+        expiry: dt.date | None = dt.date.fromisoformat(parts[2]) if len(parts) > 2 else None
+    except ValueError:
+        expiry = None
     return LevelChange(_date(c.get("date"), f"{w}.date"), dst, dst > src,
-                       f"{c.get('position', '')} L{src}→L{dst}")
+                       f"{position} L{src}→L{dst}", account, symbol, position, expiry)
+
+
+def _returns(result: Mapping[str, Any]) -> Returns:
+    twr = _map(result, "twr", "")
+    dates = tuple(_date(d, f"twr.dates[{i}]") for i, d in enumerate(_list(twr, "dates", "twr.")))
+
+    def series(key: str) -> dict[str, list[float | None]]:
+        return {str(name): [_num(v, f"twr.{key}.{name}[{i}]") for i, v in
+                            enumerate(_list({"v": values}, "v", f"twr.{key}.{name}"))]
+                for name, values in _map(twr, key, "twr.").items()}
+
+    labels = {str(k): str(_record(b, f"benchmarks.{k}").get("name") or k)
+              for k, b in _map(result, "benchmarks", "").items()}
+    return Returns(dates, series("series"), series("benchmarks"), labels)
 
 
 def _premium(i: int, raw: Any) -> WeekPremium:
@@ -217,10 +264,12 @@ class _Result:
         days += [m.date for m in self.merges]
         days += [w.monday + dt.timedelta(days=5) for w in weeks] + [w.monday for w in weeks]
         days += [_date(self.params[k], f"params.{k}") for k in ("from", "to") if self.params.get(k)]
+        returns = _returns(result)
+        days += list(returns.dates)
         start = min(days, default=dt.date(2000, 1, 3))
         end = max(max(days, default=start), start + dt.timedelta(days=1))
         self.charts = ChartData(start, end, dates, series, colour, self.accounts, self.forks, self.merges,
-                                changes, weeks)
+                                changes, weeks, returns)
 
 
 # ------------------------------------------------------------------------------------ formatting
@@ -232,10 +281,12 @@ def _money(value: Decimal | None) -> str:
     return "—" if value is None else f"{value:,.2f}"
 
 
-def _pct(value: float | None, *, fraction: bool = False) -> str:
+def _pct(value: float | None, *, fraction: bool = False, signed: bool = False) -> str:
     if value is None:
         return "—"
-    return f"{value * 100:.1f}%" if fraction else f"{value:,.2f}%"
+    if fraction:
+        return f"{value * 100:.1f}%"
+    return f"{value:+,.2f}%" if signed else f"{value:,.2f}%"
 
 
 def _sign(value: float | Decimal | None) -> str:
@@ -253,8 +304,8 @@ def _table(head: Sequence[str], rows: Iterable[Sequence[str]], numeric: set[int]
         return f'<{tag} class="num">{text}</{tag}>' if i in numeric else f"<{tag}>{text}</{tag}>"
     body = "".join("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(row)) + "</tr>\n" for row in rows)
     hrow = "".join(cell("th", i, _e(h)) for i, h in enumerate(head))
-    return (f'<table class="{cls}"><thead><tr>{hrow}</tr></thead><tbody>\n{body}</tbody></table>'
-            if body else '<p class="empty">None in this replay.</p>')
+    return (f'<div class="scroll"><table class="{cls}"><thead><tr>{hrow}</tr></thead><tbody>\n{body}'
+            "</tbody></table></div>" if body else '<p class="empty">None in this replay.</p>')
 
 
 def _section(anchor: str, title: str, body: str) -> str:
@@ -276,40 +327,91 @@ def _header(r: _Result) -> str:
     pnl = _dec(r.raw.get("total_pnl"), "total_pnl")
     ret = f"{float(pnl) / capital * 100:,.2f}%" if pnl is not None and capital else "—"
     final = _dec(cons.get("final_equity_sum"), "conservation.final_equity_sum")
+    fills = _num(r.raw.get("fills"), "fills")
     cards = [("Final equity", _money(final), ""),
              ("Total P&L", _money(pnl), _sign(pnl)), ("Return on capital", ret, _sign(pnl)),
-             ("Fills", _count(_num(r.raw.get("trades"), "trades")), ""),
+             ("Positions opened", _count(_num(r.raw.get("trades"), "trades")), ""),
              ("Forks / merges", f"{len(r.forks)} / {len(r.merges)}", ""),
              ("Taxes withheld", _money(_dec(_map(r.raw, "taxes", "").get("withheld"), "taxes.withheld")), "")]
-    card_html = "".join(f'<div class="card"><span>{_e(k)}</span><strong class="{c}">{_e(v)}</strong></div>'
+    notes = {"Positions opened": f"{fills:,.0f} fills" if fills is not None else ""}
+    card_html = "".join(f'<div class="card"><span>{_e(k)}</span><strong class="{c}">{_e(v)}</strong>'
+                        + (f"<small>{_e(notes[k])}</small>" if notes.get(k) else "") + "</div>"
                         for k, v, c in cards)
     strategies = ", ".join(str(x) for x in _list(_map(r.raw, "policy_summary", ""), "strategies",
                                                  "policy_summary."))
+    bench = "; ".join(f"<strong>{_e(b['label'])}</strong> <span class=\"{_sign(b['return'])}\">"
+                      f"{_pct(b['return'], signed=True)}</span> ("
+                      + (f"{_pct(b['annualised'])} a year, " if b["annualised"] is not None else "")
+                      + f"max drawdown {_pct(b['max_drawdown'])})" for b in _benchmarks(r))
     return ('<header><h1>ALL-USE replay report</h1><dl class="params">' + dl + "</dl>"
             f'<div class="cards">{card_html}</div>'
+            + (f'<p class="bench">Buy-and-hold over the same window (bought at the first open, '
+               f"dividends reinvested): {bench}</p>" if bench else "")
             + (f'<p class="strategies">Strategies: {_e(strategies)}</p>' if strategies else "") + "</header>")
+
+
+def _benchmarks(r: _Result) -> list[dict[str, Any]]:
+    out = []
+    for key, raw in _map(r.raw, "benchmarks", "").items():
+        b, w = _record(raw, f"benchmarks.{key}"), f"benchmarks.{key}"
+        out.append({"key": str(key), "label": str(b.get("label", key)), "name": str(b.get("name") or key),
+                    "return": _num(b.get("return_pct"), f"{w}.return_pct"),
+                    "annualised": _num(b.get("annualised_pct"), f"{w}.annualised_pct"),
+                    "max_drawdown": _num(b.get("max_drawdown_pct"), f"{w}.max_drawdown_pct"),
+                    "from": str(b.get("from", ""))})
+    return sorted(out, key=lambda b: b["key"] != "SPY")
 
 
 def _swatch(r: _Result, account: str) -> str:
     return f'<i class="swatch" style="background:{r.charts.colour.get(account, "#8a96a3")}"></i>'
 
 
+def _win_rate(a: Account) -> str:
+    if a.win_rate is None:
+        return "—"
+    return f"{a.win_rate * 100:.1f}% of {a.closed_positions:,.0f}" if a.closed_positions else \
+        _pct(a.win_rate, fraction=True)
+
+
 def _accounts_table(r: _Result) -> str:
-    rows = [[_swatch(r, a.id) + _e(a.id), _e(a.type), _e(a.unit), _e(a.parent or "—"),
+    rows = [[_swatch(r, a.id) + _e(a.id), _e(a.parent or "—"),
              _e(a.created or "—"), f'<span class="state {_e(a.state)}">{_e(a.state)}</span>',
-             _money(a.initial), _money(a.final),
-             f'<span class="{_sign(a.return_pct)}">{_pct(a.return_pct)}</span>', _pct(a.max_drawdown_pct),
-             _count(a.trades), _pct(a.win_rate, fraction=True)] for a in r.accounts]
+             _dollars(a.initial), _signed_money(a.net_flows), _dollars(a.final),
+             f'<span class="{_sign(a.twr_pct)}">{_pct(a.twr_pct, signed=True)}</span>',
+             _pct(a.twr_annualised_pct, signed=True), _pct(a.max_drawdown_pct),
+             _count(a.trades), _win_rate(a)] for a in r.accounts]
     if r.accounts:
         # Forked accounts are funded from their parent's gains: only root accounts bring capital in.
         initial = sum((a.initial or Decimal(0) for a in r.accounts if not a.parent), Decimal(0))
         final = sum((a.final or Decimal(0) for a in r.accounts), Decimal(0))
         trades = sum(a.trades or 0 for a in r.accounts)
-        rows.append(["<strong>All accounts</strong>", "", "", "", "", "", _money(initial), _money(final),
-                     "", "", _count(trades), ""])
-    head = ["Account", "Type", "Unit", "Parent", "Created", "State", "Initial", "Final", "Return",
-            "Max drawdown", "Trades", "Win rate"]
-    return _table(head, rows, {6, 7, 8, 9, 10, 11}, "accounts")
+        rows.append(["<strong>All accounts</strong>", "", "", "", _dollars(initial), "", _dollars(final),
+                     "", "", "", _count(trades), ""])
+    for b in _benchmarks(r):
+        rows.append([f'<span class="benchmark">{_e(b["name"])} buy-and-hold</span>', "—",
+                     _e(b["from"]), "benchmark", "", "", "",
+                     f'<span class="{_sign(b["return"])}">{_pct(b["return"], signed=True)}</span>',
+                     _pct(b["annualised"], signed=True), _pct(b["max_drawdown"]), "", ""])
+    head = ["Account", "Parent", "Created", "State", "Initial", "Net flows", "Final", "TWR",
+            "TWR p.a.", "Max DD", "Trades", "Win rate"]
+    return _table(head, rows, set(range(4, 12)), "accounts") + (
+        '<p class="note">TWR: time-weighted return, daily returns chained with the money moved by '
+        "forks, merges and tax withholding valued where it moved (a flow, never a gain or a loss); "
+        "p.a.: annualised, over spans of a year or more. Max DD: the largest fall of that index "
+        "from a peak. Net flows: money moved in (+) or out (−) after the account's start. "
+        "Trades: positions opened (a contract written or bought, stock bought or assigned); win "
+        "rate: the share of closed positions (of n) whose P&amp;L from open to close, expiry or "
+        "assignment is above zero. Benchmarks: bought at the first session's open in equal "
+        "dollar amounts and held, on split- and dividend-adjusted prices.</p>" if r.accounts else "")
+
+
+def _signed_money(value: Decimal | None) -> str:
+    return "—" if not value else f"{value:+,.0f}"
+
+
+def _dollars(value: Decimal | None) -> str:
+    """Whole dollars where the table is wide (the cents are in the result and the forks table)."""
+    return "—" if value is None else f"{value:,.0f}"
 
 
 def _tree_list(r: _Result) -> str:
@@ -364,10 +466,43 @@ def _escalations_and_alerts(r: _Result) -> str:
         a = _record(alerts[name], f"alerts.{name}")
         total = _num(a.get("total"), f"alerts.{name}.total") or 0.0
         supp = _num(a.get("suppressed"), f"alerts.{name}.suppressed") or 0.0
-        alert_rows.append([_e(name), _count(total), _count(supp), _count(total - supp)])
+        sent = _num(a.get("delivered"), f"alerts.{name}.delivered")
+        # a replay has no notifier: nothing was delivered, whatever was not suppressed
+        delivered = _count(sent) if sent is not None else '<span class="muted">not delivered (replay)</span>'
+        alert_rows.append([_e(name), _count(total), _count(supp), _count(total - supp), delivered])
     return ('<div class="cols"><div><h3>Escalations per level</h3>'
             + _table(["Level", "Escalations"], esc_rows, {1}) + "</div><div><h3>Alerts per type</h3>"
-            + _table(["Type", "Total", "Suppressed", "Delivered"], alert_rows, {1, 2, 3}) + "</div></div>")
+            + _table(["Type", "Total", "Suppressed", "Raised", "Delivered"], alert_rows, {1, 2, 3, 4})
+            + "</div></div>")
+
+
+def _entries(r: _Result, top: int = 4) -> str:
+    """Per account, the entry checks that stopped it most often; accounts that opened no position
+    first, with the reason in words."""
+    misses = _map(r.raw, "entry_not_fired", "")
+    rows = []
+    for a in sorted(r.accounts, key=lambda a: (bool(a.trades), tree_order(r.accounts).index(a))):
+        if a.state == "merged" and not a.trades:
+            continue
+        found = _list(misses, a.id, "entry_not_fired.")
+        items = []
+        for i, raw in enumerate(found[:top]):
+            m, w = _record(raw, f"entry_not_fired.{a.id}[{i}]"), f"entry_not_fired.{a.id}[{i}]"
+            step = f" <span class=\"muted\">({_e(m.get('step'))})</span>" if m.get("step") else ""
+            count = _count(_num(m.get("count"), w + ".count"))
+            items.append(f"<code>{_e(m.get('rule', ''))}</code>{step} ×{count}")
+        more = f" … and {len(found) - top} more" if len(found) > top else ""
+        flat = last = ""
+        if not a.trades:
+            flat = '<span class="flat">opened no position</span> '
+            said = str(_record(found[0], f"entry_not_fired.{a.id}[0]").get("last") or "") if found else ""
+            last = f'<span class="last">last time: {_e(said)}</span>' if said else ""
+        rows.append([_swatch(r, a.id) + _e(a.id), _count(a.trades),
+                     flat + (", ".join(items) + more if items else '<span class="muted">no entry scan '
+                             "reached this account</span>") + last])
+    return ('<p class="note">Each entry scan checks every account and symbol; these are the checks '
+            "that stopped a proposal, by rule id (and step), most frequent first.</p>"
+            + _table(["Account", "Trades", "Entry checks that did not pass"], rows, {1}, "entries"))
 
 
 def _taxes(r: _Result) -> str:
@@ -419,6 +554,7 @@ dl.params div{display:flex;gap:6px}dl.params dt{color:var(--muted)}dl.params dd{
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 14px}
 .card span{display:block;color:var(--muted);font-size:12px}
 .card strong{font-size:19px;font-variant-numeric:tabular-nums}
+.card small{display:block;color:var(--muted);font-size:12px}
 .strategies{color:var(--muted);margin:8px 0 0}
 section{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:16px 20px;margin:16px 0}
 table{border-collapse:collapse;width:100%;font-size:13px}
@@ -427,7 +563,6 @@ th,td{padding:6px 10px;border-bottom:1px solid var(--line);text-align:left;white
 th{background:#f7f9fb;color:var(--muted);font-weight:600;font-size:12px}
 tbody tr:nth-child(even){background:#fafbfc}
 tbody tr:last-child td{border-bottom:0}
-table.accounts tbody tr:last-child td{border-top:2px solid var(--line)}
 .num{text-align:right;font-variant-numeric:tabular-nums}
 .mono,code{font-family:"DejaVu Sans Mono",ui-monospace,monospace;font-size:12.5px}
 .pos{color:var(--pos)}.neg{color:var(--neg)}
@@ -443,12 +578,25 @@ ul.tree{margin:12px 0 0;padding-left:18px}ul.tree ul{padding-left:24px;border-le
 ul.tree li{margin:4px 0}ul.tree .note{display:block;color:var(--muted);font-size:12.5px}
 .conservation{font-size:14px;margin:0}.ok{color:var(--pos);font-weight:700}.bad{color:var(--neg);font-weight:700}
 footer{color:var(--muted);font-size:12px;padding-bottom:24px}
+.note{color:var(--muted);font-size:12.5px;margin:10px 0 0;max-width:1080px}
+.bench{margin:8px 0 0}.muted{color:var(--muted)}.benchmark{font-style:italic}
+.flat{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;background:#fdf1e0;color:#8a5a00;
+margin-right:6px}
+table.entries td:last-child{white-space:normal}
+.scroll{overflow-x:auto}table.accounts th,table.accounts td{padding:6px 7px}
+.last{display:block;color:var(--muted);font-size:12px;margin-top:2px}
+svg .grid.zero{stroke:#8a94a3}svg .leader{stroke-width:.8;stroke-opacity:.6}
+svg .end-label{font-size:11.5px;font-weight:600}svg .series.bench{stroke-width:1.5}
+svg .flow{fill:#fff;stroke-width:1.6}svg .strip-title{font-size:12px;fill:var(--ink);font-weight:600}
+svg .span{fill-opacity:.9}svg .esc{fill:#3d4653}svg .lane-label.small{font-size:11px;font-weight:500}
+svg text.empty.small{font-size:12px}svg .muted{fill:var(--muted);font-weight:400}
 svg.chart{display:block;width:100%;height:auto;font-family:system-ui,"DejaVu Sans",sans-serif}
 svg .grid{stroke:#edf0f3}svg .grid.major{stroke:#d5dbe2}svg .axis{stroke:#8a94a3}
 svg .tick{font-size:11px;fill:var(--muted)}svg .legend{font-size:12px;fill:#2b3440}
 svg .series{fill:none;stroke-width:1.7;stroke-linejoin:round;stroke-linecap:round}
 svg .marker{stroke:#9aa3ae;stroke-dasharray:3 3}svg .marker-label{font-size:10.5px;fill:var(--muted)}
-svg .frame{fill:#fafbfc;stroke:var(--line)}svg text.empty{fill:var(--muted);font-size:14px}
+svg .frame{fill:#fafbfc;stroke:var(--line)}svg .strip{fill:none;stroke:var(--line)}
+svg text.empty{fill:var(--muted);font-size:14px}
 svg .lane{fill:#f6f8fa}svg .lane-label{font-size:12px;fill:var(--ink);font-weight:600}
 svg .lane-label .unit{fill:var(--muted);font-weight:400}
 svg .link{stroke:#3d4653;stroke-width:1.6}svg .link.merge{stroke:#7d3c98;stroke-dasharray:4 3}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from html import escape
 
@@ -35,6 +35,10 @@ class Account:
     max_drawdown_pct: float | None
     trades: float | None
     win_rate: float | None
+    twr_pct: float | None = None
+    twr_annualised_pct: float | None = None
+    net_flows: Decimal | None = None
+    closed_positions: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,10 @@ class LevelChange:
     level: int
     up: bool
     label: str
+    account: str = ""
+    symbol: str = ""
+    position: str = ""  # the position's id: account:symbol:expiry:strike+right
+    expiry: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +77,16 @@ class WeekPremium:
     monday: dt.date
     week: str
     premium: float
+
+
+@dataclass(frozen=True, slots=True)
+class Returns:
+    """Time-weighted indexes (1.0 = the account's start) per account and per benchmark."""
+
+    dates: tuple[dt.date, ...] = ()
+    series: dict[str, list[float | None]] = field(default_factory=dict)
+    benchmarks: dict[str, list[float | None]] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)  # benchmark key -> label
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +101,7 @@ class ChartData:
     merges: tuple[Merge, ...]
     changes: tuple[LevelChange, ...]
     weeks: tuple[WeekPremium, ...]
+    returns: Returns = field(default_factory=Returns)
 
 
 # ----------------------------------------------------------------------------------------- helper
@@ -237,41 +256,6 @@ def line_path(fr: Frame, days: Sequence[dt.date], values: Sequence[float | None]
 
 
 # ----------------------------------------------------------------------------------------- charts
-def equity_chart(data: ChartData) -> str:
-    title = "Equity per account"
-    values = [v for s in data.series.values() for v in s if v is not None]
-    if not data.dates or not values:
-        return empty_chart("chart-equity", title, "No equity series in this result.")
-    order = [a.id for a in tree_order(data.accounts) if a.id in data.series]
-    names = order + [name for name in data.series if name not in order]
-    items = [(name, data.colour[name]) for name in names]
-    keys, last = legend(items, 72, 20, WIDTH - 96)
-    ticks = nice_ticks(min(0.0, *values), max(values))
-    fr = frame_for(data, int(last) + 340, int(last) + 16, ticks)
-    out = [*value_axis(fr, ticks), *time_axis(fr, data.start, data.end), *keys]
-    events = sorted([(f.date, f"fork {f.unit}") for f in data.forks]
-                    + [(m.date, f"merge {m.unit}") for m in data.merges])
-    prev_x, stagger = -1e9, 0
-    for day, label in events:
-        x = fr.x(day)
-        stagger = stagger + 1 if x - prev_x < 90 else 0
-        prev_x = x
-        out.append(f'<line class="marker" x1="{_f(x)}" y1="{fr.top}" x2="{_f(x)}" '
-                   f'y2="{fr.height - fr.bottom}"/>'
-                   f'<text class="marker-label" x="{_f(x + 4)}" y="{fr.top + 12 + 13 * (stagger % 3)}">'
-                   f"{_e(label)} · {day.isoformat()}</text>")
-    merged = {acc: m.date for m in data.merges for acc in m.accounts}
-    for name in names:
-        # A merged account's cash moved into its target: draw its line up to the merge, not a 0 line.
-        end = merged.get(name)
-        drawn: list[float | None] = [v if end is None or day < end else None
-                                    for day, v in zip(data.dates, data.series[name], strict=False)]
-        out += line_path(fr, data.dates, drawn, data.colour[name], name)
-    desc = (f"Daily equity of {len(data.series)} accounts from {data.dates[0]} to {data.dates[-1]}, "
-            f"with {len(data.forks)} forks and {len(data.merges)} merges marked.")
-    return svg("chart-equity", title, desc, fr.height, out)
-
-
 def tree_order(accounts: Sequence[Account]) -> list[Account]:
     """Depth first: each account followed by the accounts forked from it (GEN, REV, COM order)."""
     def key(a: Account) -> tuple[str, int, str]:
@@ -358,39 +342,65 @@ def _amount(value: Decimal | None) -> str:
     return "—" if value is None else f"{value:,.2f}"
 
 
+def _lanes(changes: Sequence[LevelChange], accounts: Sequence[Account]) -> list[tuple[str, str]]:
+    """(account, symbol) lanes: accounts in tree order, then symbols alphabetically."""
+    rank = {a.id: i for i, a in enumerate(tree_order(accounts))}
+    return sorted({(c.account, c.symbol) for c in changes},
+                  key=lambda k: (rank.get(k[0], len(rank)), k[0], k[1]))
+
+
+def _level_spans(data: ChartData) -> list[tuple[str, str, int, dt.date, dt.date, LevelChange]]:
+    """Each position's time at each level above L0: (account, symbol, level, from, to, change);
+    a level lasts until the position's next change, or its expiry (the end of the chart)."""
+    by_position: dict[str, list[LevelChange]] = {}
+    for c in data.changes:
+        by_position.setdefault(c.position or c.label, []).append(c)
+    spans = []
+    for changes in by_position.values():
+        changes.sort(key=lambda c: c.date)
+        for i, c in enumerate(changes):
+            if c.level == 0:
+                continue
+            end = changes[i + 1].date if i + 1 < len(changes) else min(c.expiry or data.end, data.end)
+            spans.append((c.account, c.symbol, c.level, c.date, max(end, c.date), c))
+    return sorted(spans, key=lambda s: (s[2], s[3]))  # higher levels drawn last, on top
+
+
 def protocol_chart(data: ChartData) -> str:
-    title = "Protocol-level changes by date and level"
+    title = "Protocol levels per account and symbol"
     if not data.changes:
         return empty_chart("chart-protocol", title, "No protocol-level changes in this replay.")
-    top_level = max(3, *(c.level for c in data.changes))
-    fr = Frame(64 + 46 * (top_level + 1), 34, data.start.toordinal(), data.end.toordinal(),
-               -0.5, top_level + 0.5)
-    out = time_axis(fr, data.start, data.end)
-    for lvl in range(top_level + 1):
-        y = _f(fr.y(lvl))
+    lanes = _lanes(data.changes, data.accounts)
+    lane_h, top = 18, 34
+    fr = frame_for(data, top + lane_h * len(lanes) + 34, top, left=190)
+    row = {k: top + lane_h * i + lane_h / 2 for i, k in enumerate(lanes)}
+    out = [f'<rect class="lane" x="0" y="{top + lane_h * i}" width="{WIDTH}" height="{lane_h}"/>'
+           for i in range(0, len(lanes), 2)]
+    out += time_axis(fr, data.start, data.end)
+    for (acc, sym), y in row.items():
+        out.append(f'<text class="lane-label small" x="{fr.left - 10}" y="{_f(y + 4)}" '
+                   f'text-anchor="end">{_e(acc)}<tspan class="unit"> · {_e(sym)}</tspan></text>')
+    for acc, sym, lvl, start, end, c in _level_spans(data):
+        y = row[(acc, sym)]
+        x0, x1 = fr.x(start), fr.x(end)
         colour = LEVEL_COLOURS[min(lvl, len(LEVEL_COLOURS) - 1)]
-        out.append(f'<line class="level-line" x1="{fr.left}" y1="{y}" x2="{fr.width - fr.right}" y2="{y}" '
-                   f'stroke="{colour}"/><text class="lane-label" x="{fr.left - 12}" y="{y}" dy="4" '
-                   f'text-anchor="end" fill="{colour}">L{lvl}</text>')
-    groups: dict[tuple[dt.date, int, bool], list[str]] = {}
+        out.append(f'<rect class="span" x="{_f(x0)}" y="{_f(y - 5)}" width="{_f(max(x1 - x0, 2.5))}" '
+                   f'height="10" fill="{colour}"><title>{_e(c.position or c.label)}: L{lvl} from '
+                   f"{start} to {end}</title></rect>")
     for c in data.changes:
-        groups.setdefault((c.date, c.level, c.up), []).append(c.label)
-    for (day, lvl, up), labels in sorted(groups.items()):
-        colour = LEVEL_COLOURS[min(lvl, len(LEVEL_COLOURS) - 1)]
-        r = min(9.0, 4.0 + 1.5 * math.sqrt(len(labels) - 1))  # area grows with the count
-        more = f"\n… {len(labels) - 12} more" if len(labels) > 12 else ""
-        tip = f"{day}: {len(labels)} {'escalation' if up else 'de-escalation'}(s) to L{lvl}\n" + "\n".join(
-            labels[:12]) + more
-        fill = colour if up else "#ffffff"
-        out.append(f'<circle class="change" cx="{_f(fr.x(day))}" cy="{_f(fr.y(lvl))}" r="{_f(r)}" '
-                   f'fill="{fill}" stroke="{colour}"><title>{_e(tip)}</title></circle>')
-    out.append(f'<circle cx="{fr.left + 6}" cy="14" r="5" fill="#d62839"/><text class="legend" '
-               f'x="{fr.left + 16}" y="18">escalation</text><circle cx="{fr.left + 106}" cy="14" r="5" '
-               f'fill="#ffffff" stroke="#8a96a3" stroke-width="1.5"/><text class="legend" '
-               f'x="{fr.left + 116}" y="18">de-escalation (to the level shown)</text>')
+        if c.up:
+            x, y = fr.x(c.date), row[(c.account, c.symbol)]
+            out.append(f'<path class="esc" d="M{_f(x)} {_f(y - 6)} l-3 -4 h6 Z"><title>'
+                       f"{_e(c.label)} on {c.date}</title></path>")
+    keys = [f'<rect x="{fr.left + 6 + 92 * (lvl - 1)}" y="9" width="14" height="10" '
+            f'fill="{LEVEL_COLOURS[lvl]}"/><text class="legend" x="{fr.left + 26 + 92 * (lvl - 1)}" '
+            f'y="18">at L{lvl}</text>' for lvl in (1, 2, 3)]
+    keys.append(f'<path class="esc" d="M{fr.left + 290} 18 l-4 -6 h8 Z"/><text class="legend" '
+                f'x="{fr.left + 300}" y="18">escalation (hover a bar for the position)</text>')
+    out += keys
     ups = sum(c.up for c in data.changes)
-    desc = (f"{len(data.changes)} protocol-level changes ({ups} escalations), one point per date and "
-            "destination level; larger points hold several positions.")
+    desc = (f"{len(data.changes)} protocol-level changes ({ups} escalations) on {len(lanes)} "
+            "account/symbol lanes; a bar is the time a position spent at L1, L2 or L3.")
     return svg("chart-protocol", title, desc, fr.height, out)
 
 

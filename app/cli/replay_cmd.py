@@ -35,8 +35,12 @@ class Approve(StrEnum):
 
 FIRST_DAY = dt.date(2021, 1, 4)
 LAST_DAY = dt.date(2026, 3, 25)  # the bundled files' last complete session
-JSON_KEYS = ("accounts", "forks", "merges", "trades", "total_pnl", "taxes", "alerts",
-             "escalations", "conservation", "policy_hash", "run_id", "params", "data")
+JSON_KEYS = ("accounts", "forks", "merges", "trades", "fills", "total_pnl", "taxes", "alerts",
+             "escalations", "conservation", "policy_hash", "run_id", "params", "data",
+             "benchmarks", "entry_not_fired")
+ACCOUNT_KEYS = ("id", "type", "parent", "initial_capital", "final_equity", "return_pct",
+                "net_flows", "twr_pct", "twr_annualised_pct", "max_drawdown_pct", "trades",
+                "closed_positions", "win_rate", "state")
 
 
 def _date(value: str | None, name: str, default: dt.date) -> dt.date:
@@ -51,11 +55,27 @@ def _date(value: str | None, name: str, default: dt.date) -> dt.date:
 
 def summary_json(result: dict[str, Any]) -> dict[str, Any]:
     out = {k: result[k] for k in JSON_KEYS}
-    out["accounts"] = [{k: a[k] for k in ("id", "type", "parent", "initial_capital",
-                                           "final_equity", "return_pct", "max_drawdown_pct",
-                                           "trades", "win_rate", "state")}
-                       for a in result["accounts"]]
+    out["accounts"] = [{k: a[k] for k in ACCOUNT_KEYS} for a in result["accounts"]]
     return out
+
+
+def _pct(value: float | None, signed: bool = True) -> str:
+    return "—" if value is None else f"{value:+.1f}%" if signed else f"{value:.1f}%"
+
+
+def flat_reasons(r: dict[str, Any], top: int = 3) -> list[str]:
+    """Why accounts that could trade opened no position: their most frequent failed entry checks."""
+    lines = []
+    for a in r["accounts"]:
+        if a["trades"] or a["state"] == "merged":
+            continue
+        misses = r.get("entry_not_fired", {}).get(a["id"], [])
+        said = ", ".join(f"{m['rule']}{' (' + m['step'] + ')' if m['step'] else ''} ×{m['count']}"
+                         for m in misses[:top])
+        last = f"; last time: {misses[0]['last']}" if misses and misses[0].get("last") else ""
+        lines.append(f"{a['id']} opened no position: " + (
+            f"entry checks that did not pass: {said}{last}" if said else "no entry scan reached it"))
+    return lines
 
 
 def print_summary(console: Console, r: dict[str, Any], elapsed: float) -> None:
@@ -63,18 +83,32 @@ def print_summary(console: Console, r: dict[str, Any], elapsed: float) -> None:
     console.print(f"[bold]Replay {p['from']} → {p['to']}[/], capital {p['capital']:,.0f}, "
                   f"{p['bars']} bars, policy {r['policy_hash'][:12]}, approve {p['approve']} "
                   f"({elapsed:.1f} s)")
-    t = Table(title="Accounts")
+    t = Table(title="Accounts (TWR: time-weighted return, forks and merges as flows; "
+                    "trades: positions opened)")
     for col, just in (("account", "left"), ("type", "left"), ("parent", "left"),
-                      ("initial", "right"), ("final equity", "right"), ("return", "right"),
-                      ("max DD", "right"), ("trades", "right"), ("win rate", "right"),
-                      ("state", "left")):
+                      ("initial", "right"), ("net flows", "right"), ("final equity", "right"),
+                      ("TWR", "right"), ("TWR p.a.", "right"), ("max DD", "right"),
+                      ("trades", "right"), ("win rate", "right"), ("state", "left")):
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for a in r["accounts"]:
-        ret = f"{a['return_pct']:+.1f}%" if a["return_pct"] is not None else "—"
-        t.add_row(a["id"], a["type"], a["parent"] or "—", f"{a['initial_capital']:,.2f}",
-                  f"{a['final_equity']:,.2f}", ret, f"{a['max_drawdown_pct']:.1f}%",
-                  str(a["trades"]), f"{a['win_rate']:.0%}", a["state"])
+        win = "—" if a["win_rate"] is None else f"{a['win_rate']:.0%} of {a['closed_positions']}"
+        t.add_row(a["id"], a["type"], a["parent"] or "—", f"{a['initial_capital']:,.0f}",
+                  f"{a['net_flows']:+,.0f}" if a["net_flows"] else "—",
+                  f"{a['final_equity']:,.0f}", _pct(a["twr_pct"]), _pct(a["twr_annualised_pct"]),
+                  _pct(a["max_drawdown_pct"], signed=False), str(a["trades"]), win, a["state"])
     console.print(t)
+    if r["benchmarks"]:
+        t = Table(title="Buy-and-hold over the same window",
+                  caption="bought at the first open, dividends reinvested")
+        for col, just in (("benchmark", "left"), ("return", "right"), ("p.a.", "right"),
+                          ("max DD", "right")):
+            t.add_column(col, justify=just)  # type: ignore[arg-type]
+        for b in sorted(r["benchmarks"].values(), key=lambda b: b["symbols"] != ["SPY"]):
+            t.add_row(b["label"], _pct(b["return_pct"]), _pct(b["annualised_pct"]),
+                      _pct(b["max_drawdown_pct"], signed=False))
+        console.print(t)
+    for line in flat_reasons(r):
+        console.print(line, markup=False)  # explanations may hold brackets
     if r["forks"] or r["merges"]:
         t = Table(title="Forks and merges")
         for col in ("date", "event", "from", "to", "amount", "tax withheld"):
@@ -109,8 +143,9 @@ def print_summary(console: Console, r: dict[str, Any], elapsed: float) -> None:
         t.add_row(k, str(v["total"]), str(v["suppressed"]))
     console.print(t)
     c = r["conservation"]
-    console.print(f"Trades {r['trades']}, total P&L {float(c['total_pnl']):,.2f}, taxes withheld "
-                  f"at forks {float(c['taxes_withheld']):,.2f}; tax accrued by year: "
+    console.print(f"Positions opened {r['trades']} ({r['fills']} fills), total P&L "
+                  f"{float(c['total_pnl']):,.2f}, taxes withheld at forks "
+                  f"{float(c['taxes_withheld']):,.2f}; tax accrued by year: "
                   + ", ".join(f"{y} {float(v):,.0f}" for y, v in r["taxes"]["accrued_by_year"].items()))
     console.print(f"Capital check: final equity {float(c['final_equity_sum']):,.2f} = initial "
                   f"{float(c['initial_capital']):,.2f} + P&L − taxes withheld: "

@@ -44,6 +44,7 @@ from alluse.engine.persist import Codec
 from alluse.engine.policy import PolicySet
 from alluse.engine.ports import Scheduler
 from alluse.runtime.driver import APPROVERS, Driver
+from alluse.runtime.positions import Position, PositionBook
 from alluse.runtime.schedule import policy_scheduler
 
 Progress = Callable[[int, int], None]
@@ -137,14 +138,18 @@ class Tally:
 
     dates: list[str] = field(default_factory=list)
     equity: dict[str, list[float | None]] = field(default_factory=dict)
-    adjusted_equity: dict[str, list[float | None]] = field(default_factory=dict)
-    flows: dict[str, float] = field(default_factory=dict)
-    funded: set[str] = field(default_factory=set)
+    # money moved between accounts (forks, merges, tax withheld): (date, account, net flow in,
+    # equity right after), the valuations a time-weighted return needs
+    flow_points: list[tuple[str, str, float, float]] = field(default_factory=list)
     transfers_seen: int = 0
     protocol_levels: list[dict[str, Any]] = field(default_factory=list)
     alert_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     premium_weekly: dict[str, float] = field(default_factory=dict)
-    trades: int = 0
+    fills: int = 0
+    positions: PositionBook = field(default_factory=PositionBook)
+    # entry checks that did not pass, per account: (rule id, step) -> count
+    not_fired: dict[str, dict[tuple[str, str], int]] = field(default_factory=dict)
+    not_fired_example: dict[str, dict[tuple[str, str], str]] = field(default_factory=dict)  # last
     warmed: bool = False  # the warm-up bars were fed
     day: int = 0  # days done
     offset: int = 0  # events of the current day done
@@ -157,7 +162,7 @@ class _Day:
     events: list[tuple[int, Event]] = field(default_factory=list)  # every event, by engine index
 
 
-CODEC = Codec([Tally, SimBroker, SimMarket, _Queued, OptionContract, Fill, Assignment,
+CODEC = Codec([Tally, PositionBook, Position, SimBroker, SimMarket, _Queued, OptionContract, Fill, Assignment,
                Expiration, OrderCancelled, OrderRejected, *COMMANDS.values()])
 
 
@@ -181,6 +186,7 @@ class Replay:
         self._last_commit_day: dt.date | None = None
         self._accounts_recorded: dict[str, Any] = {}
         self.symbols = sorted({s for st in ps.strategies.values() for s in st.symbols})
+        self._entry_jobs = {st.entry.job for st in ps.strategies.values()}
         mode = "refuse" if ps.data.quality.on_bad_rows == "refuse" else "repair"
         self.history = history if history is not None else History.load(
             [*self.symbols, MARKET_REFERENCE, "VIX"], params.start, params.end, repair=mode,
@@ -286,9 +292,11 @@ class Replay:
     def _observe(self, ev: Event, d: Decision) -> None:
         t = self.tally
         self._day.events.append((self.engine.state.index, ev))
+        if isinstance(ev, Fill | Assignment | Expiration):
+            t.positions.apply(ev, self._price)
         if isinstance(ev, Fill):
             self._day.trades.append(ev)
-            t.trades += 1
+            t.fills += 1
             if ev.expiry is not None and ev.side == "SELL":
                 iso = ev.ts.astimezone(NY).date().isocalendar()
                 week = f"{iso[0]}-W{iso[1]:02d}"
@@ -297,6 +305,9 @@ class Replay:
         if d.empty:
             return
         self._day.decisions.append((ev, d))
+        self._flows(ev)
+        if isinstance(ev, JobDue) and ev.name in self._entry_jobs:
+            self._count_not_fired(d)
         for a in d.alerts:
             c = t.alert_counts.setdefault(a.type, {"total": 0, "suppressed": 0})
             c["total"] += 1
@@ -308,6 +319,39 @@ class Replay:
                                           "position": tr.subject, "account": acc,
                                           "symbol": sym, "from": tr.source, "to": tr.dest})
 
+    def _price(self, symbol: str) -> float | None:
+        mk = self.engine.state.market.get(symbol)
+        return None if mk is None else mk.price
+
+    def _flows(self, ev: Event) -> None:
+        """Money moved by this event (forks, merges, tax withheld), valued right after it."""
+        from alluse.engine import portfolio
+
+        t, st = self.tally, self.engine.state
+        transfers = st.ledger.transfers()
+        if len(transfers) == t.transfers_seen:
+            return
+        net: dict[str, float] = {}
+        for tr in transfers[t.transfers_seen:]:
+            net[tr.source] = net.get(tr.source, 0.0) - float(tr.amount)
+            net[tr.target] = net.get(tr.target, 0.0) + float(tr.amount)
+        t.transfers_seen = len(transfers)
+        day = ev.ts.astimezone(NY).date().isoformat()
+        t.flow_points += [(day, acc, flow, float(portfolio.equity(st, acc)))
+                          for acc, flow in sorted(net.items()) if acc in st.tree.accounts]
+
+    def _count_not_fired(self, d: Decision) -> None:
+        """Entry checks that stopped an account's scan, by rule id and step (the explanation of
+        an account's check starts with the account id)."""
+        accounts = self.engine.state.tree.accounts
+        for nf in d.not_fired:
+            acc = nf.explanation.split(" ", 1)[0]
+            if acc in accounts:
+                key = (nf.rule, nf.step)
+                counts = self.tally.not_fired.setdefault(acc, {})
+                counts[key] = counts.get(key, 0) + 1
+                self.tally.not_fired_example.setdefault(acc, {})[key] = nf.explanation
+
     def _end_of_day(self, d: dt.date) -> None:
         from alluse.engine import portfolio
 
@@ -317,25 +361,12 @@ class Replay:
         st = self.engine.state
         t.dates.append(d.isoformat())
         n = len(t.dates)
-        transfers = st.ledger.transfers()
-        for tr in transfers[t.transfers_seen:]:
-            # money moved by forks, merges and tax withholding is not performance: drawdowns
-            # are measured on equity with it added back (a new account's funding excluded)
-            funding = tr.target not in t.funded
-            t.funded.add(tr.target)
-            t.flows[tr.source] = t.flows.get(tr.source, 0.0) + float(tr.amount)
-            if not funding:
-                t.flows[tr.target] = t.flows.get(tr.target, 0.0) - float(tr.amount)
-        t.transfers_seen = len(transfers)
         for acc in sorted(st.tree.accounts):
             series = t.equity.setdefault(acc, [None] * (n - 1))
             series.append(float(portfolio.equity(st, acc)))
-            adjusted = t.adjusted_equity.setdefault(acc, [None] * (n - 1))
-            adjusted.append(series[-1] + t.flows.get(acc, 0.0))  # type: ignore[operator]
-        for table in (t.equity, t.adjusted_equity):
-            for series in table.values():
-                if len(series) < n:
-                    series.append(None)
+        for series in t.equity.values():
+            if len(series) < n:
+                series.append(None)
 
     # ------------------------------------------------------------------ store
     def _open_store(self) -> bool:

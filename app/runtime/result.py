@@ -1,8 +1,14 @@
-"""The replay's result: per-account figures, forks and merges, escalations, alerts, taxes, the
-capital-conservation check, and the series the report plots. Plain JSON-able data."""
+"""The replay's result: per-account figures (time-weighted return, drawdown on it, positions
+opened, win rate), buy-and-hold benchmarks, forks and merges, escalations, alerts, taxes, the
+capital-conservation check, and the series the report plots. Plain JSON-able data.
+
+The definitions live in `alluse.runtime.performance` (returns) and `alluse.runtime.positions`
+(positions, trades, win rate); README's Replay paragraph says them in words.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -10,21 +16,20 @@ from alluse.engine import portfolio
 from alluse.engine.events import OptionContract
 from alluse.engine.ledger import money
 from alluse.engine.tax import tax_by_year
+from alluse.runtime.performance import (
+    FlowPoint,
+    annualised,
+    buy_and_hold,
+    max_drawdown,
+    pct,
+    twr_index,
+)
 
 if TYPE_CHECKING:
     from alluse.runtime.replay import Replay
 
-
-def _max_drawdown(series: list[float | None]) -> float:
-    peak = None
-    worst = 0.0
-    for v in series:
-        if v is None:
-            continue
-        peak = v if peak is None or v > peak else peak
-        if peak and peak > 0:
-            worst = max(worst, (peak - v) / peak)
-    return round(worst * 100, 2)
+BENCHMARK_SPY = "SPY"
+BENCHMARK_MAG6 = "MAG6"
 
 
 def _unrealized(replay: Replay) -> Decimal:
@@ -52,31 +57,116 @@ def _unrealized(replay: Replay) -> Decimal:
     return total
 
 
+def _performance(replay: Replay, acc: Any) -> tuple[dict[str, Any], list[float | None]]:
+    """An account's time-weighted figures and its daily index."""
+    tally = replay.tally
+    points = [FlowPoint(d, flow, after) for d, a, flow, after in tally.flow_points if a == acc.id]
+    root = acc.parent is None
+    index = twr_index(tally.dates, tally.equity.get(acc.id, []), points,
+                      float(acc.initial_capital) if root else None)
+    measured = [(d, v) for d, v in zip(tally.dates, index, strict=False) if v is not None]
+    first = replay.params.start if root or acc.created_at is None else acc.created_at.date()
+    total = measured[-1][1] - 1 if measured else None
+    wins, closed = tally.positions.win_rate(acc.id)
+    # a forked account's funding is its initial capital, not a flow of its life
+    moved = points[1:] if not root and points and points[0].flow > 0 else points
+    figures = {
+        "twr_pct": pct(total),
+        "twr_annualised_pct": pct(annualised(total, first, dt.date.fromisoformat(measured[-1][0])))
+        if total is not None else None,
+        "max_drawdown_pct": pct(max_drawdown(index)) if measured else None,
+        "net_flows": round(sum(p.flow for p in moved), 2),
+        "trades": tally.positions.opened.get(acc.id, 0),
+        "closed_positions": closed,
+        "win_rate": round(wins / closed, 4) if closed else None,
+    }
+    return figures, index
+
+
+def _adjusted_closes(replay: Replay, symbols: list[str]) -> dict[str, dict[str, tuple[float, float]]]:
+    """(open, close) per ISO date from the bundled split- and dividend-adjusted daily bars: a
+    buy-and-hold benchmark on them is a total return (dividends reinvested), whatever prices the
+    replay trades on."""
+    from alluse.adapters import marketdata
+
+    adjusted = {(i.symbol, i.dataset) for i in marketdata.available()
+                if i.frequency == "daily" and i.price_basis == "split_div_adjusted"}
+    mode = "refuse" if replay.ps.data.quality.on_bad_rows == "refuse" else "repair"
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for sym in symbols:
+        dataset = "daily" if (sym, "daily") in adjusted else next(
+            (d for s, d in sorted(adjusted) if s == sym), None)
+        if dataset is None:
+            continue
+        bars = marketdata.read_daily(sym, start=replay.params.start, end=replay.params.end,
+                                     dataset=dataset, repair=mode).bars  # type: ignore[arg-type]
+        out[sym] = {b.date.isoformat(): (b.open, b.close) for b in bars}
+    return out
+
+
+def _benchmarks(replay: Replay) -> tuple[dict[str, Any], dict[str, list[float]]]:
+    """SPY and an equal-weight Mag-6 basket bought at the first session's open and held."""
+    dates = replay.tally.dates
+    if not dates:
+        return {}, {}
+    mag6 = list(replay.ps.data.mag6)
+    bars = _adjusted_closes(replay, sorted({BENCHMARK_SPY, *mag6}))
+    figures: dict[str, Any] = {}
+    series: dict[str, list[float]] = {}
+    for key, name, label, symbols in (
+            (BENCHMARK_SPY, "SPY", "SPY buy-and-hold", [BENCHMARK_SPY]),
+            (BENCHMARK_MAG6, "Mag-6", "Mag-6 equal-weight buy-and-hold", mag6)):
+        first = dates[0]
+        if not all(first in bars.get(s, {}) for s in symbols):
+            continue  # a symbol without a bar on the first day: no fair entry price
+        entry = {s: bars[s][first][0] for s in symbols}
+        closes = {s: {d: oc[1] for d, oc in bars[s].items()} for s in symbols}
+        index = buy_and_hold(dates, entry, closes)
+        total = index[-1] - 1
+        figures[key] = {
+            "name": name, "label": label, "symbols": symbols, "weights": "equal dollars at the first open",
+            "from": first, "to": dates[-1],
+            "return_pct": pct(total),
+            "annualised_pct": pct(annualised(total, replay.params.start,
+                                             dt.date.fromisoformat(dates[-1]))),
+            "max_drawdown_pct": pct(max_drawdown(index)),
+        }
+        series[key] = [round(v, 6) for v in index]
+    return figures, series
+
+
+def _not_fired(replay: Replay) -> dict[str, list[dict[str, Any]]]:
+    """Per account, the entry checks that did not pass, most frequent first."""
+    examples = replay.tally.not_fired_example
+    return {acc: [{"rule": rule, "step": step, "count": n,
+                   "last": examples.get(acc, {}).get((rule, step), "")} for (rule, step), n in
+                  sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+            for acc, counts in sorted(replay.tally.not_fired.items())}
+
+
 def build_result(replay: Replay) -> dict[str, Any]:
     eng = replay.engine.state
     tally = replay.tally
-    realized_by: dict[str, list[Decimal]] = {}
-    for r in eng.ledger.realized():
-        realized_by.setdefault(r.account, []).append(r.amount)
     accounts = []
+    twr_series: dict[str, list[float | None]] = {}
     final_sum = Decimal(0)
     for acc in sorted(eng.tree.accounts.values(), key=lambda a: (a.unit, a.id)):
         final = portfolio.equity(eng, acc.id)
         final_sum += final
-        closes = realized_by.get(acc.id, [])
-        wins = sum(1 for x in closes if x > 0)
         initial = float(acc.initial_capital)
+        figures, index = _performance(replay, acc)
+        twr_series[acc.id] = [None if v is None else round(v, 6) for v in index]
         accounts.append({
             "id": acc.id, "type": acc.type, "parent": acc.parent, "unit": acc.unit,
             "initial_capital": initial, "final_equity": float(final),
             "return_pct": (round((float(final) / initial - 1) * 100, 2)
                            if initial and acc.state != "merged" else None),
-            "max_drawdown_pct": _max_drawdown(tally.adjusted_equity.get(acc.id, [])),
-            "trades": len(closes), "win_rate": round(wins / len(closes), 4) if closes else 0.0,
+            **figures,
             "state": acc.state,
             "created": acc.created_at.date().isoformat() if acc.created_at else
             replay.params.start.isoformat(),
         })
+    benchmarks, benchmark_series = _benchmarks(replay)
     realized = sum((r.amount for r in eng.ledger.realized()), Decimal(0))
     total_pnl = realized + _unrealized(replay)
     capital = eng.capital
@@ -97,6 +187,10 @@ def build_result(replay: Replay) -> dict[str, Any]:
         "forks": list(eng.forks),
         "merges": list(eng.merges),
         "equity": {"dates": list(tally.dates), "series": dict(sorted(tally.equity.items()))},
+        "twr": {"dates": list(tally.dates), "series": dict(sorted(twr_series.items())),
+                "benchmarks": benchmark_series},
+        "benchmarks": benchmarks,
+        "entry_not_fired": _not_fired(replay),
         "protocol_levels": list(tally.protocol_levels),
         "escalations": dict(sorted(escalations.items())),
         "alerts": dict(sorted(tally.alert_counts.items())),
@@ -108,7 +202,8 @@ def build_result(replay: Replay) -> dict[str, Any]:
                                              if t.deduction},
                   "loss_carried_forward": {"ST": str(last.carry_st if last else money(0)),
                                            "LT": str(last.carry_lt if last else money(0))}},
-        "trades": tally.trades,
+        "trades": sum(tally.positions.opened.values()),
+        "fills": tally.fills,
         "total_pnl": float(total_pnl),
         "policy_summary": {"strategies": list(replay.ps.strategies)},
         "data": {"bars": replay.params.bars, "notes": list(replay.notes),

@@ -5,6 +5,7 @@ Skips when no Chromium is installed (`scripts/install_chromium.sh` installs Debi
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import shutil
@@ -13,13 +14,16 @@ import subprocess
 from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from alluse.adapters.policy_files import default_policy_dir, load_policy_dir
 from alluse.adapters.report import write_report
+from alluse.runtime.replay import Replay, ReplayParams
 
 SAMPLE = Path(__file__).parents[1] / "fixtures" / "report" / "sample_result.json"
-CHART_IDS = ("chart-equity", "chart-tree", "chart-protocol", "chart-premium")
+CHART_IDS = ("chart-twr", "chart-units", "chart-tree", "chart-protocol", "chart-premium")
 PLOTTED = ("path", "polyline", "rect", "circle", "line")
 TIMEOUT = 60  # seconds per browser run: a hung Chromium fails the test instead of the whole session
 
@@ -81,8 +85,10 @@ def test_rendered_dom_has_every_chart_with_plotted_elements(report: Path, tmp_pa
     plotted = {c: sum(charts[c][t] for t in PLOTTED) > 0 for c in CHART_IDS}
     assert dict.fromkeys(CHART_IDS, True) == plotted
     result = json.loads(SAMPLE.read_text(encoding="utf-8"))
-    assert (len(result["equity"]["series"]), len(result["premium_weekly"])) == (
-        len(re.findall(r'<path class="series"', dom)), len(re.findall(r'<rect class="bar"', dom)))
+    # one line per account with an index (roots in chart-twr, forked ones in chart-units) and per benchmark
+    lines = sum(any(v is not None for v in s) for s in result["twr"]["series"].values())
+    assert (lines + len(result["benchmarks"]), len(result["premium_weekly"])) == (
+        len(re.findall(r'<path class="series', dom)), len(re.findall(r'<rect class="bar"', dom)))
 
 
 def test_page_triggers_no_content_security_policy_violation(report: Path, tmp_path: Path) -> None:
@@ -106,8 +112,46 @@ def test_empty_result_renders_in_the_browser_with_empty_chart_messages(tmp_path:
     """A result with nothing to plot still loads; every chart says what is missing."""
     result = json.loads(SAMPLE.read_text(encoding="utf-8"))
     result.update(accounts=[], forks=[], merges=[], protocol_levels=[], premium_weekly=[],
-                  equity={"dates": [], "series": {}})
+                  equity={"dates": [], "series": {}}, twr={}, benchmarks={})
     page = write_report(result, tmp_path / "empty")
     dom = run_chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
     assert list(CHART_IDS) == [c for c in ChartElements(dom).counts if c in CHART_IDS]
-    assert 4 == len(re.findall(r'<text class="empty"', dom))
+    assert len(CHART_IDS) == len(re.findall(r'<text class="empty"', dom))
+
+
+@pytest.fixture(scope="module")
+def replay_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """The report of a real replay: six months at 10M, where GEN-ACC-001 forks twice."""
+    result = Replay(load_policy_dir(default_policy_dir()),
+                    ReplayParams(dt.date(2021, 1, 4), dt.date(2021, 6, 30), 10_000_000.0)).run()
+    return write_report(result, tmp_path_factory.mktemp("replay-report")), result
+
+
+def test_a_real_replay_report_is_screenshotted_in_chromium(
+        replay_report: tuple[Path, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Screenshots of the top (accounts, benchmarks, the index chart) and of the whole page are
+    kept under the test's temporary directory as artefacts to look at; both are real PNGs."""
+    page, _ = replay_report
+    shots = tmp_path_factory.mktemp("screenshots")
+    sizes = []
+    for name, height in (("report-top.png", 1400), ("report-full.png", 4200)):
+        shot = shots / name
+        run_chromium(shots, f"--screenshot={shot}", "--hide-scrollbars", f"--window-size=1280,{height}",
+                     page.as_uri())
+        data = shot.read_bytes()
+        sizes.append((data[:8], struct.unpack(">II", data[16:24]), len(data) > 50_000))
+    assert [(b"\x89PNG\r\n\x1a\n", (1280, 1400), True), (b"\x89PNG\r\n\x1a\n", (1280, 4200), True)] == sizes
+
+
+def test_a_real_replay_report_marks_each_fork_on_the_parents_index(
+        replay_report: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    """In the parsed DOM, chart-twr holds one fork marker per fork of a starting account and the
+    units chart one strip title per fork."""
+    page, result = replay_report
+    dom = run_chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
+    twr = dom.split('id="chart-twr"', 1)[1].split("</svg>", 1)[0]
+    units = dom.split('id="chart-units"', 1)[1].split("</svg>", 1)[0]
+    roots = {a["id"] for a in result["accounts"] if a["parent"] is None}
+    forks = [f for f in result["forks"] if f["parent"] in roots]
+    assert (len(forks), len(result["forks"])) == (
+        len(re.findall(r"<title>[^<]*: fork U\d+", twr)), len(re.findall(r'class="strip-title"', units)))

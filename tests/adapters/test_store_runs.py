@@ -48,7 +48,7 @@ def test_two_replays_with_other_capital_into_one_store_both_keep_their_own_rows(
     assert (sorted([small["run_id"], large["run_id"]]), small_rows) == (run_ids, rows["100K"])
     for name, result in (("100K", small), ("10M", large)):
         stored = rows[name]
-        assert ("done", True, result["trades"], capital[name]) == (
+        assert ("done", True, result["fills"], capital[name]) == (
             stored["status"], stored["journal"], len(stored["trades"]),
             {acc: cap for acc, cap, _ in stored["accounts"]}), name
     shared_script_ids = set(rows["100K"]["scripts"]) & set(rows["10M"]["scripts"])

@@ -11,10 +11,12 @@ import io
 import json
 import os
 import re
+import resource
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,8 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from alluse.adapters.policy_files import default_policy_dir
+from alluse.adapters import marketdata
+from alluse.adapters.policy_files import default_policy_dir, load_policy_dir
 from alluse.cli import app
 from alluse.cli.replay_cmd import print_summary
 
@@ -142,6 +145,92 @@ def test_five_years_at_10m_withhold_the_forks_taxes_and_conserve_capital(
     assert (True, expected, fork_taxes, fork_taxes) == (
         ok, final_sum, Decimal(result["conservation"]["taxes_withheld"]),
         Decimal(result["taxes"]["withheld"]))
+
+
+def _unit_check(result: dict[str, Any]) -> dict[str, tuple[bool, ...]]:
+    """Per account, what must hold whatever the figures: a win rate within [0, 1], no more closed
+    positions than opened, a drawdown within [0, 100], a TWR exactly where there is a drawdown."""
+    return {a["id"]: (a["win_rate"] is None or 0 <= a["win_rate"] <= 1,
+                      a["closed_positions"] <= a["trades"],
+                      a["max_drawdown_pct"] is None or 0 <= a["max_drawdown_pct"] <= 100,
+                      (a["twr_pct"] is None) == (a["max_drawdown_pct"] is None))
+            for a in result["accounts"]}
+
+
+@pytest.mark.slow  # shares the ~30 s five-year fixture
+@pytest.mark.parametrize("run", ["100K", "10M"])
+def test_five_years_give_every_account_consistent_performance_figures(
+        five_years: dict[str, tuple[int, str, str]], run: str) -> None:
+    """Per-account TWR, drawdown, trades and win rate hold together; the top-level trades are the
+    accounts' positions opened, and fills are at least as many."""
+    result = json.loads(five_years[run][1])
+    checks = _unit_check(result)
+    assert ({a: (True,) * 4 for a in checks}, sum(a["trades"] for a in result["accounts"]), True) == (
+        checks, result["trades"], result["fills"] >= result["trades"] > 0)
+
+
+@pytest.mark.slow  # shares the ~30 s five-year fixture
+def test_five_years_at_10m_gen_acc_001_twr_counts_the_money_forked_away_as_flows(
+        five_years: dict[str, tuple[int, str, str]]) -> None:
+    """GEN-ACC-001 forks at 10M: its net flows are minus what the forks moved out (amounts and tax
+    withheld), and its TWR is not its return on initial capital (which counts them as a loss)."""
+    result = json.loads(five_years["10M"][1])
+    gen = next(a for a in result["accounts"] if a["id"] == "GEN-ACC-001")
+    moved = sum(Decimal(f["amount"]) + Decimal(f["tax_withheld"]) for f in result["forks"]
+                if f["parent"] == "GEN-ACC-001")
+    merged_in = sum(Decimal(m["amount"]) for m in result["merges"] if m["into"] == "GEN-ACC-001")
+    assert (-(moved - merged_in), True) == (
+        Decimal(str(gen["net_flows"])), abs(gen["twr_pct"] - gen["return_pct"]) > 5)
+
+
+def _buy_and_hold(symbols: list[str], start: str, end: str) -> tuple[float, float]:
+    """(return, max drawdown) in % of equal dollars bought at the first open and held to the last
+    close, from the bundled adjusted bars: computed here from the raw rows."""
+    bars = {s: [b for b in marketdata.load_daily(s) if start <= b.date.isoformat() <= end]
+            for s in symbols}
+    first = {s: bars[s][0].open for s in symbols}
+    days = sorted({b.date for s in symbols for b in bars[s]})
+    close = {s: {b.date: b.close for b in bars[s]} for s in symbols}
+    last = dict(first)
+    peak, worst, value = 1.0, 0.0, 1.0
+    for d in days:
+        for s in symbols:
+            last[s] = close[s].get(d, last[s])
+        value = sum(last[s] / first[s] for s in symbols) / len(symbols)
+        peak = max(peak, value)
+        worst = max(worst, 1 - value / peak)
+    return round((value - 1) * 100, 2), round(worst * 100, 2)
+
+
+@pytest.mark.slow  # shares the ~30 s five-year fixture
+def test_five_years_show_spy_and_mag6_buy_and_hold_over_the_same_window(
+        five_years: dict[str, tuple[int, str, str]]) -> None:
+    """benchmarks: SPY and the data.yaml Mag-6 in equal dollars, bought at the first open of the
+    window and held to its last close, return and max drawdown computed here from the bars."""
+    result = json.loads(five_years["100K"][1])
+    mag6 = load_policy_dir(default_policy_dir()).data.mag6
+    expected = {"SPY": _buy_and_hold(["SPY"], "2021-01-04", "2025-12-31"),
+                "MAG6": _buy_and_hold(list(mag6), "2021-01-04", "2025-12-31")}
+    got = {k: (b["return_pct"], b["max_drawdown_pct"]) for k, b in result["benchmarks"].items()}
+    assert expected == got
+
+
+@pytest.mark.slow  # shares the ~30 s five-year fixture
+def test_the_text_summary_shows_twr_benchmarks_and_why_an_account_stayed_flat(
+        five_years: dict[str, tuple[int, str, str]]) -> None:
+    """The text summary of the 10M result: a TWR column, both benchmarks, and a line per account
+    that opened no position naming its most frequent failed entry check."""
+    result = json.loads(five_years["10M"][1])
+    console = Console(file=io.StringIO(), width=140, highlight=False)
+    print_summary(console, result, 0.0)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    flat = [a["id"] for a in result["accounts"] if not a["trades"] and a["state"] != "merged"]
+    said = [line.split(" ", 1)[0] for line in text.splitlines() if "opened no position" in line]
+    top = {a: result["entry_not_fired"][a][0]["rule"] for a in flat}
+    assert (True, True, True, flat, True) == (
+        "TWR p.a." in text, "SPY buy-and-hold" in text, "Mag-6 equal-weight buy-and-hold" in text, said,
+        all(top[a] in next(line for line in text.splitlines() if line.startswith(a + " opened"))
+            for a in flat))
 
 
 @pytest.mark.slow  # shares the ~30 s five-year fixture
@@ -279,3 +368,27 @@ def test_a_report_that_cannot_be_written_exits_1_after_the_summary(tmp_path: Pat
                                  "--format", "json", "--report", str(target)])
     assert (1, "2021-03-05", f"error: --report: cannot write {target / 'index.html'}: Not a directory\n") == (
         result.exit_code, json.loads(result.stdout)["params"]["to"], result.stderr)
+
+
+def _file_size_limit(limit: int) -> Callable[[], None]:
+    def apply() -> None:  # in the child: writes past ``limit`` bytes fail with EFBIG (no signal)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def test_a_report_write_that_fails_midway_keeps_the_previous_report(tmp_path: Path) -> None:
+    """The disk fills (a 16 KiB file-size limit) halfway through the page: exit 1 with one error
+    line after the summary, and the previous index.html is still there, byte for byte."""
+    target = tmp_path / "report"
+    target.mkdir()
+    previous = b"<!DOCTYPE html><title>the previous good report</title>\n"
+    (target / "index.html").write_bytes(previous)
+    done = subprocess.run([*CLI, "--from", "2021-03-01", "--to", "2021-03-05", "--db", "none",
+                           "--format", "json", "--report", str(target)], capture_output=True, text=True,
+                          timeout=120, check=False, preexec_fn=_file_size_limit(16 * 1024))
+    assert (1, "2021-03-05", f"error: --report: cannot write {target / 'index.html'}: File too large\n",
+            previous, ["index.html"]) == (
+        done.returncode, json.loads(done.stdout)["params"]["to"], done.stderr,
+        (target / "index.html").read_bytes(), sorted(p.name for p in target.iterdir()))
+

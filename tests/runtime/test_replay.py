@@ -178,7 +178,7 @@ def test_the_store_holds_every_decision_and_the_final_cursor(tmp_path: Path, pol
         stored = store.decisions(result["run_id"])
         run = store.run(result["run_id"])
         trades = store.trades(result["run_id"])
-    assert (replay.engine.state.index, "done", result["trades"], True) == (
+    assert (replay.engine.state.index, "done", result["fills"], True) == (
         run.cursor if run else None, run.status if run else None, len(trades),
         [d.event_index for d in stored] == sorted({d.event_index for d in stored}) and len(stored) > 0)
 
