@@ -44,39 +44,23 @@ def run(expect: str):
     return run_case(case)
 
 
-@pytest.mark.parametrize(("trace", "stable"), [
-    ("gen_acc.premium_floor", "strategies/gen_acc#rules/premium_floor"),
-    ("rev_acc.strike_out_of_the_money", "strategies/rev_acc#rules/strike_out_of_the_money"),
-    ("gen_acc.entry", "strategies/gen_acc#entry"),
-    ("gen_acc.entry.window", "strategies/gen_acc#entry"),
-    ("com_acc.entry.market_closed", "strategies/com_acc#entry"),
-    ("gen_acc.covered_call", "strategies/gen_acc#covered_calls"),
-    ("gen_acc.covered_call.max_open", "strategies/gen_acc#covered_calls"),
-    ("gen_acc.entry.strike", ""),
-    ("protocols.level2", "protocols#levels/2"),
-    ("protocols.step_down.level1", "protocols#step_down"),
-    ("accounts.fork.GEN-ACC", "accounts#fork/GEN-ACC"),
-    ("accounts.merge", "accounts#merge"),
-    ("accounts.reinvestment.COM-ACC", "accounts#reinvestment/COM-ACC"),
-    ("week_types.modes.green", "week_types#modes/green"),
-    ("week_types.types.P-EW", "week_types#types/P-EW"),
-    ("risk.blacklist", "risk#blacklist"),
-    ("risk.daily_limit", "risk#daily_limit"),
-    ("risk.circuit_breakers.losses", "risk#circuit_breakers/consecutive_losses"),
-    ("risk.circuit_breakers.breaches", "risk#circuit_breakers/max_simultaneous_breaches"),
-    ("risk.circuit_breakers.daily_drawdown", "risk#circuit_breakers/daily_drawdown_pct"),
-    ("risk.circuit_breakers.resume", "risk#circuit_breakers/resume"),
-    ("strategies/gen_acc#entry", "strategies/gen_acc#entry"),
+@pytest.mark.parametrize(("trace", "step", "stable"), [
+    ("strategies/gen_acc#rules/premium_floor", "", "strategies/gen_acc#rules/premium_floor"),
+    ("strategies/gen_acc#entry", "window", "strategies/gen_acc#entry"),
+    ("strategies/gen_acc#entry", "strike", ""),
+    ("protocols#levels/2", "", "protocols#levels/2"),
+    ("risk#circuit_breakers/consecutive_losses", "", "risk#circuit_breakers/consecutive_losses"),
 ])
-def test_trace_ids_map_to_the_stable_rule_ids_of_the_set(trace, stable):
-    """Every engine trace that stands for a rule maps onto an id of PolicySet.rules."""
-    assert stable == trace_rule_id(trace)
+def test_trace_ids_are_the_stable_rule_ids_a_scans_strike_is_a_step(trace, step, stable):
+    """The engine traces stable ids; the strike a scan picked is a step of the entry, not its
+    outcome, and counts for no rule."""
+    assert stable == trace_rule_id(trace, step)
     assert stable == "" or stable in PS.rules
 
 
 @pytest.mark.parametrize("trace", ["position.open", "data.bar_order", "schedule.unknown_job",
-                                   "protocols.monitor", "risk.protocol_new_risk", "wheel.covered"])
-def test_engine_bookkeeping_traces_stay_as_they_are(trace):
+                                   "protocols.monitor", "wheel.covered"])
+def test_engine_fact_traces_stay_as_they_are(trace):
     """Traces no policy rule stands behind are not guessed into one."""
     assert trace == trace_rule_id(trace)
 
