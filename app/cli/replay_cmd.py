@@ -36,7 +36,7 @@ class Approve(StrEnum):
 FIRST_DAY = dt.date(2021, 1, 4)
 LAST_DAY = dt.date(2026, 3, 25)  # the bundled files' last complete session
 JSON_KEYS = ("accounts", "forks", "merges", "trades", "total_pnl", "taxes", "alerts",
-             "escalations", "conservation", "policy_hash", "run_id", "params", "data")
+             "escalations", "dividends", "conservation", "policy_hash", "run_id", "params", "data")
 
 
 def _date(value: str | None, name: str, default: dt.date) -> dt.date:
