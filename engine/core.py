@@ -26,6 +26,7 @@ from typing import Any
 from alluse.engine import (
     accounts,
     alerting,
+    corporate,
     indicators,
     ledger,
     machines,
@@ -34,7 +35,6 @@ from alluse.engine import (
     state,
     tax,
 )
-from alluse.engine import corporate
 from alluse.engine import entry as entry_mod
 from alluse.engine.accounts import AccountTree
 from alluse.engine.calendar import NY, MarketCalendar, nyse_calendar

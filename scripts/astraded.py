@@ -22,6 +22,7 @@ hold the bundle to the shared data. Method, per symbol:
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 from dataclasses import dataclass
 from datetime import date
@@ -172,7 +173,7 @@ def kaggle_dividends(source: Path, symbol: str) -> list[tuple[date, float]]:
     """Ex-dates and amounts where ``Adj Close / Close`` steps (2021-01-05 … 2022-12-29), as traded."""
     rows = sorted(kaggle(source, symbol).items())
     out = []
-    for (d0, (c0, a0, _)), (d1, (c1, a1, _)) in zip(rows, rows[1:], strict=False):
+    for (_, (c0, a0, _)), (d1, (c1, a1, _)) in itertools.pairwise(rows):
         if d1 < date(2021, 1, 5):
             continue
         r0, r1 = a0 / c0, a1 / c1

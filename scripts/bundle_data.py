@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import astraded
+
 from alluse.adapters.marketdata import detect_layout, parse_text
 
 ROOT = Path(__file__).resolve().parents[1]

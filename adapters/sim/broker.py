@@ -220,8 +220,8 @@ class SimBroker:
         for key in [k for k in self.options if k[1].symbol == ev.symbol]:
             qty = self.options.pop(key)
             self.options[(key[0], key[1].split(n))] = qty * n
-        for key in [k for k in self.shares if k[1] == ev.symbol]:
-            self.shares[key] *= n
+        for held in [k for k in self.shares if k[1] == ev.symbol]:
+            self.shares[held] *= n
         for cmd in [c for c in self.working if c.symbol == ev.symbol]:
             self.working.remove(cmd)
             self._emit(OrderCancelled(ev.ts, cmd.account, cmd.order_id,
