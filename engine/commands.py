@@ -42,6 +42,7 @@ class OrderCommand:
     reference_price: float  # the underlying's price when the decision was made
     ts: dt.datetime  # when the command was issued
     good_till: dt.datetime  # a working order still unfilled then is cancelled
+    after: str | None = None  # works only once this order (an earlier leg) has filled
 
     @property
     def side(self) -> Side:
@@ -113,7 +114,9 @@ def order_id(script_id: str, step: int) -> str:
 
 def commands_for(script: ActionScript, good_till: dt.datetime) -> list[OrderCommand]:
     """The order steps of ``script`` as commands (steps without a quantity are left out: the
-    script shows them to the human as a note)."""
+    script shows them to the human as a note). Orders run in the script's order: each works only
+    once the one before it has filled (a roll buys back before it sells the new contract), and
+    ends with it if it ends unfilled."""
     out: list[OrderCommand] = []
     for i, step in enumerate(script.steps, 1):
         if step.kind != "order" or not step.quantity:
@@ -126,5 +129,6 @@ def commands_for(script: ActionScript, good_till: dt.datetime) -> list[OrderComm
         out.append(cls(order_id(script.id, i), script.id, script.account, step.symbol, contract,
                        step.quantity, step.order_type,  # type: ignore[arg-type]
                        step.limit if step.order_type == "LMT" else None,
-                       script.underlying_price, script.created_at, good_till))
+                       script.underlying_price, script.created_at, good_till,
+                       out[-1].order_id if out else None))
     return out

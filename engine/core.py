@@ -60,7 +60,7 @@ from alluse.engine.expressions import Evaluator
 from alluse.engine.handlers import HANDLERS
 from alluse.engine.ledger import Ledger, money
 from alluse.engine.machines import Machines
-from alluse.engine.market import Quote
+from alluse.engine.market import Quote, SymbolState
 from alluse.engine.monitoring import check_symbol
 from alluse.engine.persist import Codec
 from alluse.engine.policy import PolicySet
@@ -124,7 +124,7 @@ class Engine:
         self._attach()
         self._nothing = Decision(EPOCH, -1, policy.hash, "none")
         self._dispatch: dict[type, Callable[[Ctx, Any], None]] = {
-            Bar: self._on_bar, OptionQuote: self._on_quote, Fill: on_fill,
+            Bar: self._on_bar, Fill: on_fill,
             Assignment: on_settlement, Expiration: on_settlement, JobDue: self._on_job,
             Price: self._on_price, OrderRejected: on_order_ended, OrderCancelled: on_order_ended,
             Split: corporate.on_split, Dividend: corporate.on_dividend,
@@ -232,6 +232,10 @@ class Engine:
                 sym.price_ts = event.ts
             if band is None or band.lo < event.price < band.hi:
                 return self._nothing
+        elif type(event) is OptionQuote:  # a quote is market state: it decides nothing by itself
+            self._symbol(event.symbol).quotes[(event.expiry, event.strike, event.right)] = Quote(
+                event.bid, event.ask, event.delta, event.iv, event.ts)
+            return self._nothing
         out = self._out = DecisionBuilder(event.ts, st.index, event.TYPE)
         try:
             self._expire_reservations(event.ts)
@@ -281,9 +285,11 @@ class Engine:
     def _on_price(self, ctx: Ctx, ev: Price) -> None:
         check_symbol(ctx, ev.symbol, put_price=ev.price, call_price=ev.price, source="price")
 
-    def _on_quote(self, ctx: Ctx, ev: OptionQuote) -> None:
-        ctx.symbol(ev.symbol).quotes[(ev.expiry, ev.strike, ev.right)] = Quote(
-            ev.bid, ev.ask, ev.delta, ev.iv, ev.ts)
+    def _symbol(self, sym: str) -> SymbolState:
+        st = self._state.market.get(sym)
+        if st is None:
+            st = self._state.market[sym] = SymbolState.new(self._ps.data.indicators)
+        return st
 
     def _on_job(self, ctx: Ctx, ev: JobDue) -> None:
         job = ctx.ps.schedule.jobs.get(ev.name)

@@ -39,7 +39,7 @@ def check_symbol(ctx: Ctx, symbol: str, *, put_price: float, call_price: float, 
         return
     changed = False
     for pos in list(band.positions):
-        price = put_price if pos.right == "P" else call_price
+        price = put_price if pos.falls_hurt else call_price
         if pos.lo < price < pos.hi:
             continue
         changed |= _relevel(ctx, pos, price, source, bar)
@@ -52,9 +52,9 @@ def _crossing(ctx: Ctx, pos: ShortOption, level: int, price: float, bar: Bar | N
     """Where the underlying reached ``level``: the boundary, or the open of a bar that gapped."""
     if bar is None:
         return price
-    sign = -1.0 if pos.right == "P" else 1.0
+    sign = -1.0 if pos.falls_hurt else 1.0
     boundary = pos.entry_price + sign * ctx.thresholds[level] * pos.atr
-    gapped = bar.open <= boundary if pos.right == "P" else bar.open >= boundary
+    gapped = bar.open <= boundary if pos.falls_hurt else bar.open >= boundary
     return bar.open if gapped else boundary
 
 
@@ -100,7 +100,8 @@ def _level_actions(ctx: Ctx, pos: ShortOption, price: float, mult: float, old: i
         ctx.alert(lv.alert.type, lv.alert.priority, title, account=pos.account,
                   body=f"Underlying {price:.2f}, entry {pos.entry_price:.2f}, ATR {pos.atr:.2f}.",
                   rule=rule)
-    if lv.script is None:
+    template, where = (lv.covered_script, "covered_script") if pos.covered else (lv.script, "script")
+    if template is None:  # a covered wheel position without a script: hold, the alert says why
         return
     q = ctx.state.market[pos.symbol].quotes.get((pos.expiry, pos.strike, pos.right))
     intrinsic = max(pos.strike - price, 0.0) if pos.right == "P" else max(price - pos.strike, 0.0)
@@ -109,10 +110,10 @@ def _level_actions(ctx: Ctx, pos: ShortOption, price: float, mult: float, old: i
              "strike": pos.strike, "expiry": pos.expiry.isoformat(), "quantity": pos.quantity,
              "price": price, "entry_price": pos.entry_price, "atr": pos.atr,
              "atr_multiple": mult, "level": new, "previous_level": old, "bid": bid, "ask": ask,
-             "premium": pos.premium}
+             "premium": pos.premium, "covered": pos.covered}
     idx = next(i for i, lvl in enumerate(ctx.ps.protocols.levels) if lvl.level == new)
     approval = "automatic" if lv.automatic_action else None
-    script = ctx.render("protocols.yaml", ("levels", idx, "script"), lv.script, names,
+    script = ctx.render("protocols.yaml", ("levels", idx, where), template, names,
                         account=pos.account, rule=rule, trigger_values=values,
                         underlying_price=price, approval=approval)
     ctx.out.scripts.append(script)

@@ -36,6 +36,13 @@ class ShortOption:
     lo: float = -INF  # nothing changes while lo < price < hi
     hi: float = INF
     max_level: int = 0
+    # a call written against shares held: the wheel position (stock + call) loses when the stock
+    # falls, so it is watched like a put; a rally only caps its gain
+    covered: bool = False
+
+    @property
+    def falls_hurt(self) -> bool:
+        return self.right == "P" or self.covered
 
     @property
     def key(self) -> str:
@@ -66,7 +73,7 @@ class ShortOption:
         self.model.key = self.key
 
     def adverse_multiple(self, price: float) -> float:
-        move = self.entry_price - price if self.right == "P" else price - self.entry_price
+        move = self.entry_price - price if self.falls_hurt else price - self.entry_price
         return move / self.atr if self.atr > 0 else 0.0
 
     def bounds(self, thresholds: tuple[float, ...], hysteresis: float | None) -> None:
@@ -75,7 +82,7 @@ class ShortOption:
         up = thresholds[k + 1] if k + 1 < len(thresholds) else INF
         down = thresholds[k] - hysteresis if (hysteresis is not None and k > 0) else -INF
         e, a = self.entry_price, self.atr
-        if self.right == "P":  # adverse = entry − price
+        if self.falls_hurt:  # adverse = entry − price
             self.lo = e - up * a if up != INF else -INF
             self.hi = e - down * a if down != -INF else INF
         else:  # adverse = price − entry

@@ -92,8 +92,10 @@ def on_fill(ctx: Ctx, ev: Fill) -> None:
                       account=ev.account, rule="protocols.monitor")
             price = price if price is not None else contract.strike
             atr = atr if atr is not None and atr > 0 else math.inf
+        covered = contract.right == "C" and portfolio.shares(
+            state, ev.account, ev.symbol) >= 100 * ev.quantity
         pos = ShortOption(ev.account, ev.symbol, contract.expiry, contract.strike, contract.right,
-                          ev.quantity, ev.price, price, atr, ev.ts)
+                          ev.quantity, ev.price, price, atr, ev.ts, covered=covered)
         monitoring.add_short(ctx, pos)
         rolled = state.last_close.get((ev.account, ev.symbol, contract.right)) == ev.ts
         trigger = "sell_put" if contract.right == "P" else "sell_call"

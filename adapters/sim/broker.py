@@ -59,6 +59,8 @@ class SimBroker:
     shares: dict[tuple[str, str], int] = field(default_factory=dict)
     queue: list[_Queued] = field(default_factory=list)
     commissions: float = 0.0
+    waiting: list[OrderCommand] = field(default_factory=list)  # later legs of working orders
+    filled: set[str] = field(default_factory=set)
     dividends: dict[str, dict[dt.date, float]] = field(default_factory=dict)  # symbol → ex-date → $
     early_assignment: bool = True
 
@@ -71,19 +73,28 @@ class SimBroker:
         if problem:
             self._emit(OrderRejected(command.ts, command.account, command.order_id, problem))
             return
+        if command.after is not None and command.after not in self.filled:
+            if any(c.order_id == command.after for c in (*self.working, *self.waiting)):
+                self.waiting.append(command)  # works once the earlier leg fills
+            else:
+                self._emit(OrderCancelled(command.ts, command.account, command.order_id,
+                                          f"the earlier leg {command.after} did not fill"))
+            return
         underlying = command.reference_price or self.market.last.get(command.symbol, 0.0)
-        if not self._try_fill(command, command.ts, underlying, None):
+        self._work(command, command.ts, underlying)
+
+    def _work(self, command: OrderCommand, ts: dt.datetime, underlying: float) -> None:
+        if not self._try_fill(command, ts, underlying, None):
             self.working.append(command)
 
     def cancel(self, order_id: str) -> None:
-        for cmd in self.working:
+        for cmd in (*self.working, *self.waiting):
             if cmd.order_id == order_id:
-                self.working.remove(cmd)
-                self._emit(OrderCancelled(cmd.ts, cmd.account, order_id, "cancelled on request"))
+                self._end(cmd, cmd.ts, "cancelled on request")
                 return
 
     def open_orders(self) -> list[OrderCommand]:
-        return list(self.working)
+        return [*self.working, *self.waiting]
 
     def positions(self) -> dict[str, dict[str | OptionContract, int]]:
         out: dict[str, dict[str | OptionContract, int]] = {}
@@ -115,16 +126,23 @@ class SimBroker:
         elif isinstance(event, Bar):
             self._match(event.symbol, event.ts, event.close, event)
             self._settle(event)
-            for cmd in [c for c in self.working if c.symbol == event.symbol
+            for cmd in [c for c in (*self.working, *self.waiting) if c.symbol == event.symbol
                         and c.good_till <= event.ts]:
-                self.working.remove(cmd)
-                self._emit(OrderCancelled(event.ts, cmd.account, cmd.order_id,
-                                          "day order expired unfilled at the close"))
+                if cmd in self.working or cmd in self.waiting:
+                    self._end(cmd, event.ts, "day order expired unfilled at the close")
 
     # ------------------------------------------------------------ internals
     def _emit(self, event: BrokerEvent) -> None:
         self.queue.append(_Queued(event, self.fill_delay))
 
+    def _end(self, cmd: OrderCommand, ts: dt.datetime, reason: str) -> None:
+        """``cmd`` ends unfilled, and every later leg waiting on it with it."""
+        for pool in (self.working, self.waiting):
+            if cmd in pool:
+                pool.remove(cmd)
+        self._emit(OrderCancelled(ts, cmd.account, cmd.order_id, reason))
+        for child in [c for c in self.waiting if c.after == cmd.order_id]:
+            self._end(child, ts, f"the earlier leg {cmd.order_id} did not fill")
     def _refuse(self, cmd: OrderCommand) -> str:
         if cmd.quantity <= 0:
             return f"quantity must be positive, got {cmd.quantity}"
@@ -169,8 +187,7 @@ class SimBroker:
     def _try_fill(self, cmd: OrderCommand, ts: dt.datetime, underlying: float,
                   bar: Bar | None) -> bool:
         if not cmd.OPENS and self._closable(cmd) == 0:
-            self._emit(OrderCancelled(ts, cmd.account, cmd.order_id,
-                                      "nothing left to close (the position already ended)"))
+            self._end(cmd, ts, "nothing left to close (the position already ended)")
             return True
         px = self._price(cmd, self._quote_side(cmd, ts, underlying))
         if px is None and bar is not None and cmd.order_type == "LMT":
@@ -190,7 +207,7 @@ class SimBroker:
 
     def _match(self, symbol: str, ts: dt.datetime, price: float, bar: Bar | None) -> None:
         for cmd in [c for c in self.working if c.symbol == symbol]:
-            if self._try_fill(cmd, ts, price, bar):
+            if self._try_fill(cmd, ts, price, bar) and cmd in self.working:
                 self.working.remove(cmd)
 
     def _book(self, cmd: OrderCommand, ts: dt.datetime, price: float) -> None:
@@ -214,6 +231,10 @@ class SimBroker:
         self._emit(Fill(ts, cmd.account, cmd.symbol, c.expiry if c else None,
                         c.strike if c else None, c.right if c else None, cmd.side,
                         quantity, price, fee, cmd.order_id))
+        self.filled.add(cmd.order_id)
+        for child in [w for w in self.waiting if w.after == cmd.order_id]:
+            self.waiting.remove(child)
+            self._work(child, ts, self.market.last.get(child.symbol, child.reference_price))
 
     def _split(self, ev: Split) -> None:
         n = ev.ratio
@@ -222,10 +243,9 @@ class SimBroker:
             self.options[(key[0], key[1].split(n))] = qty * n
         for held in [k for k in self.shares if k[1] == ev.symbol]:
             self.shares[held] *= n
-        for cmd in [c for c in self.working if c.symbol == ev.symbol]:
-            self.working.remove(cmd)
-            self._emit(OrderCancelled(ev.ts, cmd.account, cmd.order_id,
-                                      f"cancelled by the {n}-for-1 split of {ev.symbol}"))
+        for cmd in [c for c in (*self.working, *self.waiting) if c.symbol == ev.symbol]:
+            if cmd in self.working or cmd in self.waiting:  # an earlier _end may have taken it
+                self._end(cmd, ev.ts, f"cancelled by the {n}-for-1 split of {ev.symbol}")
 
     def _early_assignments(self, bar: Bar, day: dt.date) -> None:
         """Covered calls a holder exercises at this close to collect tomorrow's dividend."""
@@ -266,10 +286,10 @@ class SimBroker:
                 self.shares[sk] = self.shares.get(sk, 0) + (100 * n if c.right == "P" else -100 * n)
             else:
                 self._emit(Expiration(bar.ts, account, c.symbol, c.expiry, c.strike, c.right, n))
-        for cmd in [w for w in self.working if w.contract is not None
+        for cmd in [w for w in (*self.working, *self.waiting) if w.contract is not None
                     and w.contract.symbol == bar.symbol and w.contract.expiry <= day]:
-            self.working.remove(cmd)
-            self._emit(OrderCancelled(bar.ts, cmd.account, cmd.order_id, "the contract expired"))
+            if cmd in self.working or cmd in self.waiting:
+                self._end(cmd, bar.ts, "the contract expired")
 
 
 def _favourable(cmd: OrderCommand, bar: Bar) -> float:

@@ -61,6 +61,8 @@ class SimMarket:
     reference: dict[dt.date, float] = field(default_factory=dict)  # SPY closes by date
     closes: dict[str, list[tuple[dt.date, float]]] = field(default_factory=dict)
     last: dict[str, float] = field(default_factory=dict)  # latest underlying price
+    # realised vol by (symbol, closes known): it changes only when a close is recorded
+    _rv_cache: dict[tuple[str, int], float | None] = field(default_factory=dict)
 
     # ------------------------------------------------------------ what the market has seen
     def observe(self, ev: Event) -> None:
@@ -88,14 +90,22 @@ class SimMarket:
         return bool(closes) and closes[-1][0] >= day  # type: ignore[index]
 
     def record_close(self, symbol: str, day: dt.date, close: float) -> None:
-        bisect.insort(self.closes.setdefault(symbol, []), (day, close))  # kept in date order
+        closes = self.closes.setdefault(symbol, [])
+        if closes and closes[-1] > (day, close):  # out of order: cached vols may shift
+            self._rv_cache = {k: v for k, v in self._rv_cache.items() if k[0] != symbol}
+        bisect.insort(closes, (day, close))  # kept in date order
 
     def _rv(self, symbol: str, day: dt.date) -> float | None:
         """Realised vol of the closes up to ``day`` (its own close counts once recorded)."""
         closes = self.closes.get(symbol, [])
         end = bisect.bisect_right(closes, (day, math.inf))
+        key = (symbol, end)
+        if key in self._rv_cache:
+            return self._rv_cache[key]
         hist = closes[max(end - self.config.rv_window - 1, 0):end]
-        return realized_vol([c for _, c in hist], self.config.rv_window) if len(hist) > 2 else None
+        rv = realized_vol([c for _, c in hist], self.config.rv_window) if len(hist) > 2 else None
+        self._rv_cache[key] = rv
+        return rv
 
     def _vix_before(self, day: dt.date) -> float:
         for back in range(1, 10):
@@ -110,20 +120,31 @@ class SimMarket:
         end = dt.datetime.combine(expiry, close, tzinfo=NY)
         return max((end - ts).total_seconds() / 3600.0, 0.5) / YEAR_HOURS
 
-    def iv(self, symbol: str, ts: dt.datetime, price: float, strike: float, expiry: dt.date) -> float:
-        day = ts.astimezone(NY).date()
+    def _level(self, symbol: str, day: dt.date) -> tuple[float, float]:
+        """(VIX before ``day``, the symbol's 30-day ATM level): fixed within a day's market."""
         vix = self._vix_before(day)
         level = atm_level(vix, symbol_rv=None if symbol == MARKET_REFERENCE else self._rv(symbol, day),
                           market_rv=self._rv(MARKET_REFERENCE, day), params=self.config.vol)
-        t = self._years(ts, expiry)
+        return vix, level
+
+    def iv(self, symbol: str, ts: dt.datetime, price: float, strike: float, expiry: dt.date) -> float:
+        vix, level = self._level(symbol, ts.astimezone(NY).date())
+        return self._smile(level, vix, price, strike, self._years(ts, expiry))
+
+    def _smile(self, level: float, vix: float, price: float, strike: float, t: float) -> float:
         carry = self.config.risk_free_rate - self.config.dividend_yield
         return smile_iv(level, math.log(strike / price), t, vix=vix, carry=carry,
                         params=self.config.vol)
 
     def quote(self, symbol: str, ts: dt.datetime, price: float, expiry: dt.date, strike: float,
               right: str) -> OptionQuote:
-        t = self._years(ts, expiry)
-        iv = self.iv(symbol, ts, price, strike, expiry)
+        vix, level = self._level(symbol, ts.astimezone(NY).date())
+        return self._quote(symbol, ts, price, expiry, strike, right, vix, level,
+                           self._years(ts, expiry))
+
+    def _quote(self, symbol: str, ts: dt.datetime, price: float, expiry: dt.date, strike: float,
+               right: str, vix: float, level: float, t: float) -> OptionQuote:
+        iv = self._smile(level, vix, price, strike, t)
         g = bs_greeks(right, price, strike, t, self.config.risk_free_rate, iv,  # type: ignore[arg-type]
                       self.config.dividend_yield)
         mid = max(g.price, 0.0)
@@ -139,6 +160,11 @@ class SimMarket:
         lo = math.floor(price * (1 - self.config.strike_range_pct) / step) * step
         hi = math.ceil(price * (1 + self.config.strike_range_pct) / step) * step
         strikes = [round(lo + i * step, 2) for i in range(round((hi - lo) / step) + 1)]
-        return [self.quote(symbol, ts, price, e, k, r)
-                for e in sorted(set(expiries)) for r in rights for k in strikes]
+        vix, level = self._level(symbol, ts.astimezone(NY).date())  # once per chain
+        out = []
+        for e in sorted(set(expiries)):
+            t = self._years(ts, e)
+            out += [self._quote(symbol, ts, price, e, k, r, vix, level, t)
+                    for r in rights for k in strikes]
+        return out
 

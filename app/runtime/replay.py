@@ -252,6 +252,7 @@ class Replay:
         broker: SimBroker = data["broker"]
         broker.market.calendar = self.calendar
         broker.market.config = self.market.config
+        broker.market._rv_cache = {}
         self.market = broker.market
         self.broker = broker
         self.tally = data["tally"]

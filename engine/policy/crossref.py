@@ -151,6 +151,9 @@ def check_cross_references(models: dict[str, BaseModel], docs: dict[str, YamlDoc
             c.alert_ref(f, ("levels", i, "alert"), lv.alert, alert_types, rule)
         if lv.script is not None:
             c.script(f, ("levels", i, "script"), lv.script, N.PROTOCOL_SCRIPT, alert_types)
+        if lv.covered_script is not None:
+            c.script(f, ("levels", i, "covered_script"), lv.covered_script, N.PROTOCOL_SCRIPT,
+                     alert_types)
     for i in range(1, len(protocols.levels)):
         if protocols.levels[i].new_risk == "allowed" and protocols.levels[i - 1].new_risk == "blocked":
             c.add(f, ("levels", i, "new_risk"), "a higher level cannot allow new risk that a "

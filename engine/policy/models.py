@@ -55,6 +55,10 @@ class ProtocolLevel(Model):
     automatic_action: bool = Field(False, description="Execute the script without approval "
                                                       "(still only when live trading is on)")
     script: ScriptTemplate | None = None
+    covered_script: ScriptTemplate | None = Field(
+        None, description="For a covered call (a call written against shares held): the wheel "
+                          "position is watched on the stock's fall, and this script (none: hold, "
+                          "the alert only) acts on stock and call together")
 
 
 class ProtocolsPolicy(Model):

@@ -12,7 +12,7 @@ ENTRY_SCRIPT = ENTRY_RULE | {"quantity", "expiry", "account", "bid", "ask"}
 
 PROTOCOL_SCRIPT = frozenset({
     "symbol", "account", "right", "strike", "expiry", "quantity", "price", "entry_price", "atr",
-    "atr_multiple", "level", "previous_level", "bid", "ask", "premium",
+    "atr_multiple", "level", "previous_level", "bid", "ask", "premium", "covered",
 })
 
 WEEK_MODE = frozenset({"week_return_pct", "week_range_pct", "atr_pct"})

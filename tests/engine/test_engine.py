@@ -213,3 +213,37 @@ def test_daily_drawdown_beyond_the_limit_pauses_the_account(ps):
     [fired] = [r for r in d.fired if r.rule == "risk#circuit_breakers/daily_drawdown_pct"]
     assert 5.0 == dict(fired.values)["limit_pct"]
     assert dict(fired.values)["drawdown_pct"] >= 5.0
+
+
+def _covered_call_events(moves: list[float]) -> list:
+    """COM-ACC-001 assigned 100 AAPL at 200 (ATR 5), then writes a 205 call; then prices."""
+    ev = EventBuilder("2026-11-16")
+    events: list = [*ev.daily_bars("AAPL", [200.0] * 20, spread=5.0)]
+    events += [ev.sell_put("COM-ACC-001", "AAPL", "2026-11-20", 200.0, 3.0, "10:00")]
+    events += [ev.assign("COM-ACC-001", "AAPL", "2026-11-20", 200.0)]
+    nxt = EventBuilder("2026-11-23")
+    events += [nxt.price("AAPL", 200.0, "09:30"),
+               Fill(nxt.at("10:00"), "COM-ACC-001", "AAPL", dt.date(2026, 11, 27), 205.0, "C",
+                    "SELL", 1, 2.0)]
+    events += [nxt.price("AAPL", p, f"{11 + i}:00") for i, p in enumerate(moves)]
+    return events
+
+
+def test_a_covered_call_is_not_bought_back_on_a_rally(ps):
+    """The stock rises 3.2 ATR through the call's strike: the wheel position gains; no protocol
+    transition, no buy-back script."""
+    decisions = capture_decisions(ps, _covered_call_events([210.0, 216.0]))
+    assert ([], []) == ([t for d in decisions for t in d.transitions if t.machine == "protocol"],
+                        [s for d in decisions for s in d.scripts if s.account == "COM-ACC-001"
+                         and s.template.startswith("level")])
+
+
+def test_a_covered_call_is_watched_on_the_stock_fall_and_stopped_with_its_shares_at_l3(ps):
+    """The stock falls 1.1, 2.1, 3.1 ATR: L1, L2 (hold: alerts, no script), then L3: buy back the
+    call, then sell the 100 shares — the second order waits for the first."""
+    decisions = capture_decisions(ps, _covered_call_events([194.5, 189.5, 184.5]))
+    levels = [(t.source, t.dest) for d in decisions for t in d.transitions if t.machine == "protocol"]
+    [script] = [s for d in decisions for s in d.scripts if s.template.startswith("level")]
+    orders = [(s.action, s.quantity, s.right or None) for s in script.steps if s.kind == "order"]
+    assert ([("L0", "L1"), ("L1", "L2"), ("L2", "L3")], "level3_wheel_stop",
+            [("BUY_TO_CLOSE", 1, "C"), ("SELL", 100, None)]) == (levels, script.template, orders)

@@ -229,3 +229,56 @@ def test_an_itm_covered_call_is_assigned_the_day_before_an_ex_date_worth_more_th
 def test_a_covered_call_with_more_time_value_than_the_dividend_is_not_assigned_early() -> None:
     """A 98C a month out holds more time value than a 0.10 dividend: nobody exercises it."""
     assert [] == [e for e in _covered_call(98.0, 0.10) if isinstance(e, Assignment)]
+
+
+def test_a_later_leg_works_only_after_the_earlier_one_fills_and_ends_with_it() -> None:
+    """A roll: the new put's sell waits for the buy-back; a buy-back that never fills takes the
+    sell with it at the close (no second short while the first is still open)."""
+    broker = _broker()
+    _short(broker)
+    ask = broker.market.quote("AAPL", TS, 100.0, EXPIRY, 98.0, "P").ask
+    new = OptionContract("AAPL", dt.date(2022, 2, 25), 95.0, "P")
+    buy_back = BuyToClose("r-1", "r", "GEN-ACC-001", "AAPL", PUT, 1, "LMT", round(ask / 2, 2),
+                          100.0, TS, CLOSE)
+    sell_new = SellToOpen("r-2", "r", "GEN-ACC-001", "AAPL", new, 1, "MKT", None, 100.0, TS,
+                          CLOSE, after="r-1")
+    broker.submit(buy_back)
+    broker.submit(sell_new)
+    before_close = (broker.poll(), [c.order_id for c in broker.open_orders()])
+    broker.on_market(_bar(CLOSE, 100.0, 100.4, 99.8, 100.1))
+    assert (([], ["r-1", "r-2"]), [
+        OrderCancelled(CLOSE, "GEN-ACC-001", "r-1", "day order expired unfilled at the close"),
+        OrderCancelled(CLOSE, "GEN-ACC-001", "r-2", "the earlier leg r-1 did not fill")],
+        {"GEN-ACC-001": {PUT: -1}}) == (before_close, broker.poll(), broker.positions())
+
+
+def test_a_later_leg_fills_right_after_the_earlier_one() -> None:
+    """A marketable buy-back fills, then the new put is sold at once: two fills in leg order."""
+    broker = _broker()
+    _short(broker)
+    new = OptionContract("AAPL", dt.date(2022, 2, 25), 95.0, "P")
+    broker.submit(BuyToClose("r-1", "r", "GEN-ACC-001", "AAPL", PUT, 1, "MKT", None, 100.0, TS,
+                             CLOSE))
+    broker.submit(SellToOpen("r-2", "r", "GEN-ACC-001", "AAPL", new, 1, "MKT", None, 100.0, TS,
+                             CLOSE, after="r-1"))
+    assert (["r-1", "r-2"], {"GEN-ACC-001": {new: -1}}) == (
+        [f.order_id for f in broker.poll() if isinstance(f, Fill)], broker.positions())
+
+
+def test_a_split_cancels_a_roll_in_progress_with_its_waiting_leg() -> None:
+    """A resting buy-back and the new put's sell waiting on it are both of the old shares: the
+    split ends both, and the short put is adjusted."""
+    broker = _broker()
+    _short(broker)
+    new = OptionContract("AAPL", dt.date(2022, 2, 25), 95.0, "P")
+    broker.submit(BuyToClose("r-1", "r", "GEN-ACC-001", "AAPL", PUT, 1, "LMT", 0.01, 100.0, TS,
+                             CLOSE))
+    broker.submit(SellToOpen("r-2", "r", "GEN-ACC-001", "AAPL", new, 1, "MKT", None, 100.0, TS,
+                             CLOSE, after="r-1"))
+    broker.poll()
+    broker.on_market(Split(dt.datetime(2022, 2, 15, 11, 0, tzinfo=NY), "AAPL", 4))
+    assert ([("r-1", "cancelled by the 4-for-1 split of AAPL"),
+             ("r-2", "the earlier leg r-1 did not fill")], [],
+            {"GEN-ACC-001": {OptionContract("AAPL", EXPIRY, 24.5, "P"): -4}}) == (
+        [(e.order_id, e.reason) for e in broker.poll() if isinstance(e, OrderCancelled)],
+        broker.open_orders(), broker.positions())
