@@ -159,3 +159,24 @@ def test_engine_dividend_pays_the_accounts_holding_the_stock() -> None:
     d = engine.handle(Dividend(_ts(dt.date(2024, 8, 12), 0), "AAPL", 0.25, dt.date(2024, 8, 12)))
     assert (Decimal("25.00"), ["ledger.dividend"]) == (
         engine.state.ledger.cash("COM-ACC-001") - cash, [r.rule for r in d.fired])
+
+
+def test_a_covered_call_stays_a_wheel_position_watched_on_the_fall_across_a_split() -> None:
+    """NVDA 2024: 100 shares and a call written against them; after the 10-for-1 split the ten
+    adjusted calls are still covered (by 1,000 shares) and still escalate on the stock's fall."""
+    symbol, ex_date, opened = "NVDA", dt.date(2024, 6, 10), dt.date(2024, 6, 3)
+    engine = Engine(DEFAULT, 1_000_000)
+    for b in _bars(symbol, opened - dt.timedelta(days=45), opened):
+        engine.handle(b)
+    close = engine.state.market[symbol].price
+    assert close is not None
+    strike = float(round(close * 1.05 / 5) * 5)
+    account = "GEN-ACC-001"
+    engine.handle(Fill(_ts(opened, 16, 1), account, symbol, None, None, None, "BUY", 100, close))
+    engine.handle(Fill(_ts(opened, 16, 2), account, symbol, dt.date(2024, 6, 21), strike, "C",
+                       "SELL", 1, 20.0))
+    engine.handle(Split(_ts(ex_date, 0), symbol, 10))
+    (pos,) = engine.state.shorts.values()
+    assert (True, 10, 1000, True, float("inf")) == (
+        pos.covered, pos.quantity, engine.state.ledger.positions(account)[symbol],
+        pos.lo < pos.entry_price, pos.hi)
