@@ -212,7 +212,25 @@ def check_series(series: Series, *, calendar: Sessions | None = None,
     _check_jumps(out, calendar, neighbours)
     if series.frequency == "1min":
         _check_overnight(out, calendar)
-    return out.findings
+    return [f for f in out.findings if not _bundled_split(f, series.source)]
+
+
+AS_TRADED_PREFIX = "daily_raw_"  # the bundled as-traded daily files (marketdata dataset daily_raw)
+
+
+def _as_traded(source: str) -> bool:
+    return source.rsplit("/", 1)[-1].startswith(AS_TRADED_PREFIX)
+
+
+def _bundled_split(f: Finding, source: str) -> bool:
+    """A split of the bundled splits table in a bundled as-traded file is the market as it
+    traded, not a defect (the same jump in any other file still is one)."""
+    if f.code != "possible_split" or not _as_traded(source):
+        return False
+    from alluse.adapters import corporate_actions
+
+    return any(s.symbol == f.symbol and s.ex_date.isoformat() == f.date_or_ts
+               for s in corporate_actions.splits())
 
 
 def _check_ohlc(out: _Out) -> None:
@@ -462,9 +480,14 @@ def check_many(series: Sequence[Series], *, calendar: Sessions | None = None) ->
     z = [zscores(s, calendar) for s in series]
     findings: list[Finding] = []
     for i, s in enumerate(series):
+        # as-traded files jump at splits: they are not a market reference for other symbols
         near = [z[j] for j, o in enumerate(series)
-                if j != i and o.frequency == s.frequency and o.symbol != s.symbol]
+                if j != i and o.frequency == s.frequency and o.symbol != s.symbol
+                and not _as_traded(o.source)]
         findings += check_series(s, calendar=calendar, neighbours=near)
+        # an as-traded file and an adjusted one of the same symbol differ by design
         findings += [f for j in range(i) if series[j].symbol == s.symbol
-                     and series[j].frequency == s.frequency for f in _mismatch(series[j], s)]
+                     and series[j].frequency == s.frequency
+                     and _as_traded(series[j].source) == _as_traded(s.source)
+                     for f in _mismatch(series[j], s)]
     return findings

@@ -3,7 +3,9 @@
 The bundled files live in the installed package (``alluse.adapters/data``), one gzip CSV per symbol
 and frequency with fixed columns (``date|datetime,open,high,low,close,volume``) and a MANIFEST.json
 that records each file's price basis and source. They are the source files unchanged apart from the
-column order, so their known defects are still there (see MANIFEST.json ``notes``): the ``repair``
+column order — except dataset ``daily_raw``, the as-traded bars rebuilt from the adjusted ones with
+the bundled splits and dividends (`alluse.adapters.corporate_actions`) — so their known defects are
+still there (see MANIFEST.json ``notes``): the ``repair``
 policy decides what a load does about them, and the `LoadReport` says what it did.
 
 repair="refuse"  raise DataError listing every error-severity finding
@@ -77,7 +79,7 @@ class MinuteBar:
 
 @dataclass(frozen=True, slots=True)
 class DatasetInfo:
-    dataset: str                       # "daily", "daily_long" or "1min"
+    dataset: str                       # "daily", "daily_raw" (as traded), "daily_long" or "1min"
     symbol: str
     frequency: Literal["daily", "1min"]
     price_basis: Literal["split_div_adjusted", "raw"]

@@ -26,6 +26,7 @@ from typing import Any
 from alluse.engine import (
     accounts,
     alerting,
+    corporate,
     indicators,
     ledger,
     machines,
@@ -43,6 +44,7 @@ from alluse.engine.errors import DataError, EventError
 from alluse.engine.events import (
     Assignment,
     Bar,
+    Dividend,
     Event,
     Expiration,
     Fill,
@@ -52,6 +54,7 @@ from alluse.engine.events import (
     OrderCancelled,
     OrderRejected,
     Price,
+    Split,
 )
 from alluse.engine.expressions import Evaluator
 from alluse.engine.handlers import HANDLERS
@@ -71,7 +74,7 @@ SNAPSHOT_VERSION = 1
 CODEC = Codec([
     state.EngineState, state.Reservation, state.Outcome, AccountTree, accounts.AccountInfo,
     machines.AccountModel, machines.WheelModel, machines.ProtocolModel, Ledger, ledger._Lot,
-    ledger._Loss, ledger.Realized, ledger.Transfer, OptionContract, market.SymbolState,
+    ledger._Loss, ledger.Realized, ledger.Transfer, ledger.DividendIncome, OptionContract, market.SymbolState,
     market.Quote, indicators.WilderATR, indicators.WilderRSI, indicators.MACD, indicators._EMA,
     indicators.MACDValue, protocol.ShortOption, alerting.AlertThrottle, tax.ForkCursor,
 ])
@@ -92,6 +95,8 @@ def _stream(ev: Event) -> str:
         return f"{ev.TYPE}:{ev.symbol}"
     if isinstance(ev, JobDue):
         return "job"
+    if isinstance(ev, Split | Dividend):
+        return f"corporate:{ev.symbol}"
     return f"broker:{ev.account}"
 
 
@@ -122,6 +127,7 @@ class Engine:
             Bar: self._on_bar, Fill: on_fill,
             Assignment: on_settlement, Expiration: on_settlement, JobDue: self._on_job,
             Price: self._on_price, OrderRejected: on_order_ended, OrderCancelled: on_order_ended,
+            Split: corporate.on_split, Dividend: corporate.on_dividend,
         }
 
     # ------------------------------------------------------------------ state and policy

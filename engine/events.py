@@ -10,6 +10,8 @@
      "right":"P","quantity":1}
     {"type":"clock","ts":…,"name":"entry_scan"}                      (a scheduled job is due)
     {"type":"order_rejected"|"order_cancelled","ts":…,"account":…,"order_id":…,"reason":…}
+    {"type":"split","ts":…,"symbol":"NVDA","ratio":10}      (N new shares per old, from ts on)
+    {"type":"dividend","ts":…,"symbol":"AAPL","amount":0.25,"ex_date":"2024-08-12"}
 
 ``ts`` is ISO 8601 with a UTC offset (naive timestamps are refused: the engine reads no clock and
 no local time zone). Validation is plain Python, not pydantic: this runs once per tick.
@@ -24,6 +26,9 @@ Besides each field's type and range, a line is refused when its fields cannot al
 - an option quote with bid > ask (``bid``);
 - an option fill dated after its contract's expiry (``ts``): an expired option cannot trade;
 - an expiration dated before its contract's expiry (``ts``): only assignment can come early;
+- a split whose ``ratio`` is not a whole number ≥ 2 (reverse and fractional splits change an
+  option's deliverable, which is not modelled); a dividend whose ``amount`` is not positive, or
+  dated after its ``ex_date`` (``ts``: holders are those of the ex-date's open, so it comes before);
 - an assignment or expiration dated more than ``SETTLEMENT_GRACE_DAYS`` (5) days after the expiry
   (``ts``). Brokers report both after the OCC's overnight processing, by the next business day;
   the longest wait from an expiry to the next business day is 4 days (a Thursday expiry before
@@ -65,6 +70,11 @@ class OptionContract:
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.expiry.isoformat()} {self.strike:g}{self.right}"
+
+    def split(self, ratio: int) -> OptionContract:
+        """The contract a ``ratio``-for-1 split turns this one into: the OCC divides the strike
+        (to a tenth of a cent) and multiplies the contracts; expiry and right stay."""
+        return OptionContract(self.symbol, self.expiry, round(self.strike / ratio, 3), self.right)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,10 +210,37 @@ class OrderCancelled(_OrderEnded):
     TYPE: ClassVar[str] = "order_cancelled"
 
 
+@dataclass(frozen=True, slots=True)
+class Split:
+    """A forward stock split: from ``ts`` on, each share of ``symbol`` is ``ratio`` shares.
+
+    Prices after it are on the new basis; open positions are adjusted as the OCC adjusts options
+    (contracts × ratio, strike ÷ ratio) and stock lots keep their total basis (per share ÷ ratio).
+    """
+
+    TYPE: ClassVar[str] = "split"
+    ts: datetime
+    symbol: str
+    ratio: int
+
+
+@dataclass(frozen=True, slots=True)
+class Dividend:
+    """A cash dividend of ``amount`` per share to the holders at the open of ``ex_date``."""
+
+    TYPE: ClassVar[str] = "dividend"
+    ts: datetime
+    symbol: str
+    amount: float
+    ex_date: date
+
+
 Event = (Bar | Price | OptionQuote | Fill | Assignment | Expiration | JobDue | OrderRejected
-         | OrderCancelled)
+         | OrderCancelled | Split | Dividend)
 BrokerEvent = Fill | Assignment | Expiration | OrderRejected | OrderCancelled
-MARKET_EVENTS = (Bar, Price, OptionQuote)
+CorporateAction = Split | Dividend
+# What a broker that models the market sees: prices, and the corporate actions that change them.
+MARKET_EVENTS = (Bar, Price, OptionQuote, Split, Dividend)
 
 
 class _Invalid(Exception):
@@ -268,6 +305,20 @@ def _positive_int(v: object) -> int:
     if type(v) is int and v > 0:
         return v
     raise _Invalid(f"expected a positive integer, got {_show(v)}")
+
+
+def _split_ratio(v: object) -> int:
+    if type(v) is int and v >= 2:
+        return v
+    raise _Invalid(f"expected a whole number of new shares per old share ≥ 2, got {_show(v)} "
+                   "(reverse and fractional splits are not supported)")
+
+
+def _amount(v: object) -> float:
+    f = _number(v)
+    if f <= 0:
+        raise _Invalid(f"must be positive, got {v!r}")
+    return f
 
 
 def _volume(v: object) -> int:
@@ -350,6 +401,9 @@ _SPECS: dict[str, tuple[type, tuple[tuple[str, _Check, bool], ...]]] = {
                                        ("reason", _name, True))),
     "order_cancelled": (OrderCancelled, (("account", _name, True), ("order_id", _name, True),
                                          ("reason", _name, True))),
+    "split": (Split, (("symbol", _symbol, True), ("ratio", _split_ratio, True))),
+    "dividend": (Dividend, (("symbol", _symbol, True), ("amount", _amount, True),
+                            ("ex_date", _date, True))),
 }
 _VALID_TYPES = ", ".join(sorted(_SPECS))
 _ALLOWED = {t: frozenset(("type", "ts", *(f[0] for f in fields))) for t, (_, fields) in _SPECS.items()}
@@ -420,6 +474,11 @@ def _contradiction(ev: Event) -> tuple[str, str] | None:
             if not ev.low <= value <= ev.high:
                 return name, (f"{name} {value!r} is outside the bar's range "
                               f"[low {ev.low!r}, high {ev.high!r}]")
+    elif isinstance(ev, Dividend):
+        day = ev.ts.astimezone(NY).date()
+        if day > ev.ex_date:
+            return "ts", (f"dividend on {day} (New York) is after its ex-date {ev.ex_date}: the "
+                          "holders are those of the ex-date's open, so it comes before")
     elif isinstance(ev, OptionQuote):
         if ev.bid > ev.ask:
             return "bid", f"bid {ev.bid!r} is above ask {ev.ask!r} (a crossed quote)"

@@ -3,7 +3,10 @@
 Each indicator consumes one bar at a time (``update``) in O(1) with plain floats, so an engine can
 keep one per symbol and feed it bars as they close. ``state()`` returns a small tuple of plain
 values and ``from_state()`` rebuilds an identical indicator, which is how an engine snapshots and
-restores them deterministically. Nothing here reads a clock or does I/O.
+restores them deterministically. ``split_adjust(ratio)`` puts an indicator on a split's new price
+basis (its price-denominated state ÷ ratio), so it runs on across the split as if the history had
+been split-adjusted: ATR and the MACD lines scale, RSI is unchanged. Nothing here reads a clock or
+does I/O.
 """
 
 from __future__ import annotations
@@ -83,6 +86,12 @@ class WilderATR:
             self._value = (self._value * (n - 1) + tr) / n
         return self._value
 
+    def split_adjust(self, ratio: float) -> None:
+        """Divide the price-denominated state by a split's ``ratio`` (new shares per old)."""
+        self._sum /= ratio
+        self._prev_close = None if self._prev_close is None else self._prev_close / ratio
+        self._value = None if self._value is None else self._value / ratio
+
     def state(self) -> tuple[int, int, float, float | None, float | None]:
         """``(period, count, seed_sum, prev_close, value)``: plain values, safe to store as JSON."""
         return (self._period, self._count, self._sum, self._prev_close, self._value)
@@ -154,6 +163,13 @@ class WilderRSI:
             self._avg_loss = (self._avg_loss * (n - 1) + loss) / n
         self._value = _rsi(self._avg_gain, self._avg_loss)
         return self._value
+
+    def split_adjust(self, ratio: float) -> None:
+        """Divide the price-denominated state by a split's ``ratio``; the RSI value is unchanged
+        (a ratio of gains to losses)."""
+        self._avg_gain /= ratio
+        self._avg_loss /= ratio
+        self._prev_close = None if self._prev_close is None else self._prev_close / ratio
 
     def state(self) -> tuple[int, int, float, float, float | None, float | None]:
         """``(period, count, avg_gain, avg_loss, prev_close, value)``; while seeding the two
@@ -259,6 +275,15 @@ class MACD:
             return None
         self._value = MACDValue(line, signal, line - signal)
         return self._value
+
+    def split_adjust(self, ratio: float) -> None:
+        """Divide every EMA (and the last reading) by a split's ``ratio``."""
+        for ema in (self._fast, self._slow, self._signal):
+            ema.total /= ratio
+            ema.value = None if ema.value is None else ema.value / ratio
+        v = self._value
+        if v is not None:
+            self._value = MACDValue(v.macd / ratio, v.signal / ratio, v.histogram / ratio)
 
     def state(self) -> tuple[tuple[int, int, float, float | None], ...]:
         """One ``(n, count, seed_sum, value)`` tuple per EMA: fast, slow, signal."""

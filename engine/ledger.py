@@ -19,6 +19,12 @@ What the ledger does with each event (one option contract = ``multiplier`` share
   replacement (Rev. Rul. 56-602: selling part of a lot reduces the holding). By default the window
   spans every account of the ledger (they are one taxpayer's, and Pub 550 applies the rule across
   a taxpayer's accounts); ``wash_sales_across_accounts=False`` confines it to the selling account.
+- a split (``split``): stock lots hold ``ratio`` × the shares at the same total basis (per share ÷
+  ratio) and holding period; option lots move to the adjusted contract (strike ÷ ratio) with
+  ``ratio`` × the contracts at the same total basis; pending wash-sale losses count split shares.
+- a cash dividend (``dividend``): each account holding the stock at the ex-date's open gets
+  amount × shares in cash, recorded as `DividendIncome` (ordinary income, not a capital gain:
+  kept apart from ``realized()``).
 Not modelled: short stock, exercising bought options, written puts as wash-sale replacements.
 """
 
@@ -92,6 +98,18 @@ class Realized:
 
 
 @dataclass(frozen=True, slots=True)
+class DividendIncome:
+    """A cash dividend credited to an account: ``shares`` × ``per_share`` = ``amount`` (cents)."""
+
+    date: date  # the ex-date
+    account: str
+    symbol: str
+    shares: int
+    per_share: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class Transfer:
     """Cash moved between accounts (a fork or a merge)."""
 
@@ -138,7 +156,7 @@ class Ledger:
     """Cash, lots and realized results of a tree of accounts; see the module docstring."""
 
     __persist__ = ("multiplier", "wash_sales_across_accounts", "_cash", "_lots", "_realized",
-                   "_losses", "_transfers", "_last_ts", "_purchases")
+                   "_losses", "_transfers", "_last_ts", "_purchases", "_dividends")
 
     def __init__(self, accounts: Mapping[str, Decimal], multiplier: int = 100, *,
                  wash_sales_across_accounts: bool = True) -> None:
@@ -149,6 +167,7 @@ class Ledger:
         self._realized: list[Realized] = []
         self._losses: list[_Loss] = []
         self._transfers: list[Transfer] = []
+        self._dividends: list[DividendIncome] = []
         self._last_ts: datetime | None = None
         self._purchases = 0  # numbers lot origins
         for account, cash in accounts.items():
@@ -225,6 +244,57 @@ class Ledger:
             scale = self.multiplier if isinstance(key, OptionContract) else 1
             total += per * quantity * scale
         return money(total)
+
+    def dividends(self, account: str | None = None) -> list[DividendIncome]:
+        """Dividends credited (all accounts, or one), in the order they were booked."""
+        return [d for d in getattr(self, "_dividends", []) if account is None or d.account == account]
+
+    # corporate actions ---------------------------------------------------------------------------
+    def split(self, symbol: str, ratio: int, ts: datetime) -> None:
+        """A ``ratio``-for-1 split of ``symbol`` from ``ts`` on (module docstring)."""
+        self._check_time(ts)
+        if ratio < 2:
+            raise EventError(f"split ratio of {symbol} must be a whole number ≥ 2, got {ratio}",
+                             field="ratio")
+        for (account, key) in sorted(self._lots, key=lambda k: _order((k, []))):
+            lots = self._lots[(account, key)]
+            if key == symbol:
+                for lot in lots:
+                    lot.quantity *= ratio
+                    lot.wash_room *= ratio
+            elif isinstance(key, OptionContract) and key.symbol == symbol:
+                del self._lots[(account, key)]
+                for lot in lots:
+                    lot.key = key.split(ratio)
+                    lot.quantity *= ratio
+                    lot.wash_room *= ratio
+                self._lots[(account, key.split(ratio))].extend(lots)
+        for loss in self._losses:
+            if loss.symbol == symbol:
+                loss.shares *= ratio
+                loss.left *= ratio
+        self._last_ts = ts
+
+    def dividend(self, symbol: str, per_share: float, ex_date: date, ts: datetime) -> list[DividendIncome]:
+        """Credit ``per_share`` × shares to every account holding ``symbol`` (its open lots now,
+        before the ex-date's open); returns the credits booked."""
+        self._check_time(ts)
+        if not per_share > 0:
+            raise EventError(f"dividend of {symbol} must be positive, got {per_share}", field="amount")
+        rate = _dec(per_share)
+        booked: list[DividendIncome] = []
+        for account in self._cash:
+            shares = sum(lot.quantity for lot in self._lots.get((account, symbol), []))
+            if shares <= 0:
+                continue
+            amount = money(rate * shares)
+            self._cash[account] += amount
+            booked.append(DividendIncome(ex_date, account, symbol, shares, rate, amount))
+        if not hasattr(self, "_dividends"):
+            self._dividends = []  # a state saved before dividends existed
+        self._dividends += booked
+        self._last_ts = ts
+        return booked
 
     # realized figures (their tax: engine/tax.py) ---------------------------------------------------
     def realized_gain(self, account: str, year: int | None = None) -> Decimal:

@@ -61,6 +61,17 @@ class ShortOption:
     def level(self) -> int:
         return int(self.model.state[1:])
 
+    def split_adjust(self, ratio: int) -> None:
+        """The position after a ``ratio``-for-1 split, as the OCC adjusts it: contracts × ratio,
+        strike ÷ ratio; the per-share premium, the entry price and the ATR ÷ ratio, so the
+        protocol levels (multiples of ATR from entry) are unchanged by the split itself."""
+        self.quantity *= ratio
+        self.strike = self.contract.split(ratio).strike
+        self.premium /= ratio
+        self.entry_price /= ratio
+        self.atr /= ratio
+        self.model.key = self.key
+
     def adverse_multiple(self, price: float) -> float:
         move = self.entry_price - price if self.falls_hurt else price - self.entry_price
         return move / self.atr if self.atr > 0 else 0.0

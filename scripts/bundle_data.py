@@ -8,6 +8,10 @@ checkout), --out adapters/data. Each source file becomes one gzip CSV with fixed
 watchdog and the loader's repair policy must meet them for real), numbers in Python's shortest
 round-trip form, volumes as integers. Output is byte-deterministic: gzip mtime 0, no file name,
 sorted JSON. MANIFEST.json records each file's symbol, frequency, price basis, source and sha256.
+
+It also builds the as-traded daily set (dataset ``daily_raw``, price basis ``raw``) from the adjusted
+one with the splits and dividends tables of scripts/data/ (method and checks: scripts/astraded.py),
+refuses to write anything when a check fails, and copies those two tables (MANIFEST ``tables``).
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import astraded
+
 from alluse.adapters.marketdata import detect_layout, parse_text
 
 ROOT = Path(__file__).resolve().parents[1]
+ACTIONS = ROOT / "scripts" / "data"
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,11 @@ NOTES = {
     ("1min", "VIX"): "index, volume always 0; no bars for the sessions 2022-03-21, 2022-03-29, 2022-04-06",
     ("1min", "GSPC"): "S&P 500 index, regular hours only; no bars for 2022-03-21, 2022-03-29, 2022-04-06",
     ("1min", "GOOG"): "class C shares (GOOG), not GOOGL",
+    ("daily_raw", "*"): "as traded: rebuilt from the adjusted set with splits.csv and dividends.csv "
+                        "(scripts/astraded.py); closes agree with the Kaggle raw closes of 2021-2022 "
+                        "to 2e-4 or better",
+    ("daily_raw", "AMZN"): "last row 2026-03-26 has empty open/high/low/close",
+    ("daily_raw", "MSFT"): "last row 2026-03-26 has empty open/high/low/close",
 }
 
 
@@ -91,7 +103,42 @@ def normalise(text: str, source_name: str) -> str:
     return out.getvalue()
 
 
+def _entry(out_dir: Path, src: Source, symbol: str, text: str, raw: bytes,
+           source_path: str) -> dict[str, object]:
+    series = parse_text(text, symbol, source_path)
+    stamps = sorted(r.when for r in series.rows if r.when is not None)  # type: ignore[type-var]
+    name = f"{src.dataset}_{symbol}.csv.gz"
+    blob = gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
+    (out_dir / name).write_bytes(blob)
+    notes = [n for key in ((src.dataset, "*"), (src.dataset, symbol)) if (n := NOTES.get(key))]
+    return {
+        "dataset": src.dataset, "symbol": symbol, "frequency": series.frequency,
+        "price_basis": src.price_basis, "file": name, "rows": len(series.rows),
+        "first": str(stamps[0]), "last": str(stamps[-1]), "source": src.folder,
+        "source_repo": src.repo, "source_commit": src.commit, "source_path": source_path,
+        "source_sha256": hashlib.sha256(raw).hexdigest(),
+        "sha256": hashlib.sha256(blob).hexdigest(), "notes": notes,
+    }
+
+
+def _tables(out_dir: Path) -> list[dict[str, object]]:
+    out = []
+    for name in ("splits.csv", "dividends.csv"):
+        data = (ACTIONS / name).read_bytes()
+        (out_dir / name).write_bytes(data)
+        out.append({"file": name, "rows": data.count(b"\n") - 1, "sha256": hashlib.sha256(data).hexdigest(),
+                    "source": f"scripts/data/{name}; each row names its source (scripts/data/SOURCES.md)"})
+    return out
+
+
 def build(source_dir: Path, out_dir: Path) -> list[dict[str, object]]:
+    splits = astraded.read_splits(ACTIONS / "splits.csv")
+    dividends = astraded.read_dividends(ACTIONS / "dividends.csv")
+    rebuilt = {s: astraded.rebuild(source_dir, s, splits, dividends) for s in astraded.SYMBOLS}
+    failed = [f for f in astraded.verify(source_dir, splits, dividends, rebuilt) if not f.ok]
+    if failed:
+        raise SystemExit("as-traded checks failed:\n  " + "\n  ".join(
+            f"{f.symbol} {f.check}: {f.detail}" for f in failed))
     out_dir.mkdir(parents=True, exist_ok=True)
     entries: list[dict[str, object]] = []
     for src in SOURCES:
@@ -99,23 +146,16 @@ def build(source_dir: Path, out_dir: Path) -> list[dict[str, object]]:
             path = source_dir / src.folder / f"{symbol}.csv"
             raw = path.read_bytes()
             text = normalise(raw.decode("utf-8"), path.name)
-            series = parse_text(text, symbol, path.name)
-            stamps = sorted(r.when for r in series.rows if r.when is not None)  # type: ignore[type-var]
-            name = f"{src.dataset}_{symbol}.csv.gz"
-            blob = gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
-            (out_dir / name).write_bytes(blob)
-            notes = [n for key in ((src.dataset, "*"), (src.dataset, symbol)) if (n := NOTES.get(key))]
-            entries.append({
-                "dataset": src.dataset, "symbol": symbol, "frequency": series.frequency,
-                "price_basis": src.price_basis, "file": name, "rows": len(series.rows),
-                "first": str(stamps[0]), "last": str(stamps[-1]), "source": src.folder,
-                "source_repo": src.repo, "source_commit": src.commit,
-                "source_path": f"{src.folder}/{symbol}.csv",
-                "source_sha256": hashlib.sha256(raw).hexdigest(),
-                "sha256": hashlib.sha256(blob).hexdigest(), "notes": notes,
-            })
+            entries.append(_entry(out_dir, src, symbol, text, raw, f"{src.folder}/{symbol}.csv"))
+    adjusted = SOURCES[0]
+    as_traded = Source("daily_raw", adjusted.folder, adjusted.repo, adjusted.commit, "raw",
+                       astraded.SYMBOLS)
+    for symbol in as_traded.symbols:
+        path = source_dir / adjusted.folder / f"{symbol}.csv"
+        entries.append(_entry(out_dir, as_traded, symbol, rebuilt[symbol], path.read_bytes(),
+                              f"{adjusted.folder}/{symbol}.csv"))
     entries.sort(key=lambda e: str(e["file"]))
-    manifest = {"format": 1, "files": entries,
+    manifest = {"format": 1, "files": entries, "tables": _tables(out_dir),
                 "about": "Built by scripts/bundle_data.py; provenance in the source_* fields."}
     (out_dir / "MANIFEST.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n",
                                            encoding="utf-8")

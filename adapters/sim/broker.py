@@ -12,6 +12,11 @@
   cancelled (`OrderCancelled`). A command whose ``order_id`` was seen before places nothing.
 - Expiry at the close, on the symbol's daily bar: short options in the money are assigned, the
   rest expire.
+- Corporate actions: at a split (N-for-1) its own positions are adjusted as the OCC does
+  (contracts × N, strike ÷ N; shares × N) and working orders of the symbol are cancelled (their
+  prices are of the old shares). At the close of the session before an ex-date (``dividends``,
+  known ahead as declared dividends are), a covered call in the money whose time value is below
+  the dividend is assigned early (``early_assignment``): its holder exercises to collect it.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from alluse.engine.events import (
     OrderCancelled,
     OrderRejected,
     Price,
+    Split,
 )
 
 
@@ -55,6 +61,8 @@ class SimBroker:
     commissions: float = 0.0
     waiting: list[OrderCommand] = field(default_factory=list)  # later legs of working orders
     filled: set[str] = field(default_factory=set)
+    dividends: dict[str, dict[dt.date, float]] = field(default_factory=dict)  # symbol → ex-date → $
+    early_assignment: bool = True
 
     # ------------------------------------------------------------ the Broker port
     def submit(self, command: OrderCommand) -> None:
@@ -111,7 +119,9 @@ class SimBroker:
                 if q.wait == 0 and q.event.ts < event.ts:
                     q.event = _restamp(q.event, event.ts)
         self.market.observe(event)
-        if isinstance(event, Price):
+        if isinstance(event, Split):
+            self._split(event)
+        elif isinstance(event, Price):
             self._match(event.symbol, event.ts, event.price, None)
         elif isinstance(event, Bar):
             self._match(event.symbol, event.ts, event.close, event)
@@ -226,8 +236,42 @@ class SimBroker:
             self.waiting.remove(child)
             self._work(child, ts, self.market.last.get(child.symbol, child.reference_price))
 
+    def _split(self, ev: Split) -> None:
+        n = ev.ratio
+        for key in [k for k in self.options if k[1].symbol == ev.symbol]:
+            qty = self.options.pop(key)
+            self.options[(key[0], key[1].split(n))] = qty * n
+        for held in [k for k in self.shares if k[1] == ev.symbol]:
+            self.shares[held] *= n
+        for cmd in [c for c in (*self.working, *self.waiting) if c.symbol == ev.symbol]:
+            if cmd in self.working or cmd in self.waiting:  # an earlier _end may have taken it
+                self._end(cmd, ev.ts, f"cancelled by the {n}-for-1 split of {ev.symbol}")
+
+    def _early_assignments(self, bar: Bar, day: dt.date) -> None:
+        """Covered calls a holder exercises at this close to collect tomorrow's dividend."""
+        ahead = self.dividends.get(bar.symbol)
+        if not ahead or not self.early_assignment:
+            return
+        amount = ahead.get(self.market.calendar.next_session(day, include=False))
+        if amount is None:
+            return
+        for key in sorted(k for k in self.options if k[1].symbol == bar.symbol
+                          and k[1].right == "C" and k[1].expiry > day):
+            account, c = key
+            qty = self.options[key]
+            covered = self.shares.get((account, c.symbol), 0) >= 100 * -qty
+            if qty >= 0 or not covered or bar.close <= c.strike:
+                continue
+            q = self.market.quote(c.symbol, bar.ts, bar.close, c.expiry, c.strike, c.right)
+            if (q.bid + q.ask) / 2.0 - (bar.close - c.strike) >= amount:
+                continue  # the call is worth more alive than the dividend
+            del self.options[key]
+            self._emit(Assignment(bar.ts, account, c.symbol, c.expiry, c.strike, c.right, -qty))
+            self.shares[(account, c.symbol)] += 100 * qty
+
     def _settle(self, bar: Bar) -> None:
         day = bar.ts.astimezone(NY).date()
+        self._early_assignments(bar, day)
         for key in sorted(k for k in self.options if k[1].symbol == bar.symbol
                           and k[1].expiry == day):
             account, c = key

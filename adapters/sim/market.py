@@ -4,7 +4,8 @@ Quotes are priced with what is known at the time (no look-ahead): the previous V
 trailing realised volatility of the symbol and of SPY over the closes recorded up to the quote's
 day (closes recorded for later days are ignored). The market records a symbol's close when it
 sees its daily bar, and SPY's close (the vol model's market reference, not traded here) when it
-sees the first bar of a day.
+sees the first bar of a day. Prices are as traded: at a split the recorded closes of the symbol
+are divided by the ratio, so its realised vol runs on across the split as on adjusted history.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from alluse.engine.calendar import NY, MarketCalendar
-from alluse.engine.events import Bar, Event, OptionQuote, Price
+from alluse.engine.events import Bar, Event, OptionQuote, Price, Split
 from alluse.engine.pricing import bs_greeks
 from alluse.engine.volmodel import DEFAULT_VOL_PARAMS, VolModelParams, atm_level, realized_vol, smile_iv
 
@@ -65,6 +66,15 @@ class SimMarket:
 
     # ------------------------------------------------------------ what the market has seen
     def observe(self, ev: Event) -> None:
+        if isinstance(ev, Split):
+            n = ev.ratio
+            if ev.symbol in self.closes:
+                self.closes[ev.symbol] = [(d, c / n) for d, c in self.closes[ev.symbol]]
+            if ev.symbol in self.last:
+                self.last[ev.symbol] /= n
+            if ev.symbol == MARKET_REFERENCE:
+                self.reference = {d: c / n for d, c in self.reference.items()}
+            return
         if isinstance(ev, Price):
             self.last[ev.symbol] = ev.price
         elif isinstance(ev, Bar):

@@ -154,7 +154,7 @@ class PositionRecord:
     symbol: str
     quantity: int  # shares, or contracts (negative when short)
     opened_at: dt.datetime
-    state: str  # open, or how it ended: expired, assigned, closed, called_away
+    state: str  # open, or how it ended: expired, assigned, closed, called_away, split
     protocol_level: int = 0
     expiry: dt.date | None = None
     strike: Decimal | None = None

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 from alluse.adapters.store.records import EventRecord, PositionRecord, TaxLotRecord
-from alluse.engine.events import Assignment, Event, Expiration, Fill, event_to_dict
+from alluse.engine.events import Assignment, Event, Expiration, Fill, Split, event_to_dict
 from alluse.engine.ledger import Lot
 from alluse.engine.protocol import ShortOption
 
@@ -65,7 +65,10 @@ def open_positions(shorts: Iterable[ShortOption], lots: Iterable[Lot],
 
 
 def _ended_by(pos: PositionRecord, ev: Event) -> str | None:
-    """How `ev` ends `pos` (expired, assigned, called_away, closed), or None if it does not."""
+    """How `ev` ends `pos` (expired, assigned, called_away, closed, split), or None if it does not.
+    A split ends an option position's row: the adjusted contract (its own key) carries it on."""
+    if isinstance(ev, Split):
+        return "split" if ev.symbol == pos.symbol and pos.expiry is not None else None
     if not isinstance(ev, Fill | Assignment | Expiration):
         return None
     if (ev.account, ev.symbol) != (pos.account, pos.symbol):
@@ -95,9 +98,9 @@ def _opened_by(pos: PositionRecord, ev: Event) -> bool:
 
 
 def may_close_positions(events: Iterable[Event]) -> bool:
-    """Whether any event can end a position (a fill, an assignment, an expiration). Without one,
-    the stored open positions are not needed to build a batch's positions."""
-    return any(isinstance(ev, Fill | Assignment | Expiration) for ev in events)
+    """Whether any event can end a position (a fill, an assignment, an expiration, a split).
+    Without one, the stored open positions are not needed to build a batch's positions."""
+    return any(isinstance(ev, Fill | Assignment | Expiration | Split) for ev in events)
 
 
 def position_records(current: dict[str, PositionRecord], stored_open: Iterable[PositionRecord],

@@ -94,12 +94,15 @@ def check(
 
 @data_app.command("list")
 def list_bundled() -> None:
-    """The bundled data files: symbol, frequency, price basis, rows, range, source."""
-    from alluse.adapters import marketdata
+    """The bundled data files: symbol, frequency, price basis, rows, range, source; then the
+    corporate-actions tables (splits, dividends) the as-traded (``raw``) daily set was built with."""
+    from alluse.adapters import corporate_actions, marketdata
 
     for i in marketdata.available():
         typer.echo(f"{i.dataset:<10} {i.symbol:<6} {i.frequency:<5} {i.price_basis:<18} {i.rows:>6} rows  "
                    f"{i.first[:10]} … {i.last[:10]}  {i.source}")
+    for t in corporate_actions.tables():
+        typer.echo(f"{'table':<10} {t.file:<32} {t.rows:>6} rows  {t.source}")
 
 
 def register(app: typer.Typer) -> None:

@@ -36,7 +36,7 @@ class Approve(StrEnum):
 FIRST_DAY = dt.date(2021, 1, 4)
 LAST_DAY = dt.date(2026, 3, 25)  # the bundled files' last complete session
 JSON_KEYS = ("accounts", "forks", "merges", "trades", "fills", "total_pnl", "taxes", "alerts",
-             "escalations", "conservation", "policy_hash", "run_id", "params", "data",
+             "escalations", "dividends", "conservation", "policy_hash", "run_id", "params", "data",
              "benchmarks", "entry_not_fired")
 ACCOUNT_KEYS = ("id", "type", "parent", "initial_capital", "final_equity", "return_pct",
                 "net_flows", "twr_pct", "twr_annualised_pct", "max_drawdown_pct", "trades",

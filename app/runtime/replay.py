@@ -1,6 +1,8 @@
 """Replay: bundled market history through the driver, the engine and the simulated broker.
 
-A `ReplaySource` turns each day into events in time order: the open as a price per symbol, the
+A `ReplaySource` turns each day into events in time order: the day's corporate actions (splits
+and dividends with that ex-date, before the open: prices are as traded), the open as a price per
+symbol, the
 jobs the `Scheduler` says are due (a job's data needs are fetched by the driver), intraday prices
 (1-minute bars) or the day's bar (daily bars: monitoring sees the bar's adverse extreme), then the
 jobs after the close. The `SimBroker` fills, settles expiries at the close and reports back
@@ -39,6 +41,7 @@ from alluse.engine.events import (
     OrderCancelled,
     OrderRejected,
     Price,
+    Split,
 )
 from alluse.engine.persist import Codec
 from alluse.engine.policy import PolicySet
@@ -91,6 +94,8 @@ class ReplaySource:
         for d in days:
             if not self.calendar.is_session(d):
                 continue
+            # a split inside the warm-up puts the indicators on the new basis before its bars
+            out += [a for a in self.history.actions(d, _before_open(d)) if isinstance(a, Split)]
             t_close = dt.datetime.combine(d, self.calendar.close_time(d) or dt.time(16), tzinfo=NY)
             out += [Bar(t_close, s, b.open, b.high, b.low, b.close, int(b.volume))
                     for s in self.symbols if (b := self.history.daily[s].get(d)) is not None]
@@ -108,7 +113,8 @@ class ReplaySource:
         bars = {s: self.history.daily[s][d] for s in self.symbols if d in self.history.daily[s]}
         t_open = dt.datetime.combine(d, dt.time(9, 30), tzinfo=NY)
         t_close = dt.datetime.combine(d, self.calendar.close_time(d) or dt.time(16), tzinfo=NY)
-        out: list[Event] = [Price(t_open, s, b.open) for s, b in bars.items()]
+        out: list[Event] = [*self.history.actions(d, _before_open(d))]
+        out += [Price(t_open, s, b.open) for s, b in bars.items()]
         intraday: list[tuple[dt.datetime, str, float]] = []
         for s, b in bars.items():
             mins = self.history.minutes.get(s, {}).get(d)
@@ -130,6 +136,11 @@ class ReplaySource:
                 for s, b in bars.items()]
         out += [job for job in jobs if job.ts >= t_close]
         return out
+
+
+def _before_open(d: dt.date) -> dt.datetime:
+    """When a day's corporate actions take effect: before any job or price of the day."""
+    return dt.datetime.combine(d, dt.time(0), tzinfo=NY)
 
 
 @dataclass(slots=True)
@@ -196,7 +207,9 @@ class Replay:
         self.market = SimMarket(self.calendar, sim or SimConfig(
             rv_window=ps.data.indicators.realized_vol_days), vix=self.history.closes("VIX"),
             reference=self.history.closes(MARKET_REFERENCE))
-        self.broker = SimBroker(self.market, fill_delay=fill_delay)
+        self.broker = SimBroker(self.market, fill_delay=fill_delay,
+                                dividends=self.history.dividend_schedule(),
+                                early_assignment=ps.data.corporate_actions.early_assignment_before_dividend)
         self.tally = Tally()
         self._day = _Day()
         self.source = ReplaySource(self.history, self.symbols, self.calendar,
@@ -212,12 +225,16 @@ class Replay:
             self.engine.watch_intraday(sym)
 
     def _describe_data(self) -> None:
+        h = self.history
+        traded = [s for s in self.symbols if h.basis.get(s) == "as traded"]
+        self.notes.append(f"prices as traded for {', '.join(traded) or 'no symbol'}; corporate "
+                          f"actions applied on their ex-dates: {len(h.splits)} split(s), "
+                          f"{len(h.dividends)} dividend(s) (bundled tables)")
         if self.params.bars == "1min":
             self.notes.append("protocol monitoring saw every regular-hours 1-minute close; "
-                              "1-minute prices (as traded) were rescaled to the daily bars' "
-                              "split/dividend-adjusted basis by each day's close ratio; symbols "
-                              "without 1-minute data used daily bars: " + ", ".join(
-                                  s for s in self.symbols if s not in self.history.minutes))
+                              "1-minute prices were rescaled to the daily bars by each day's "
+                              "close ratio; symbols without 1-minute data used daily bars: "
+                              + ", ".join(s for s in self.symbols if s not in self.history.minutes))
         else:
             self.notes.append("daily bars: protocol monitoring used each bar's adverse extreme "
                               "(the low for short puts, the high for short calls); entry scans "

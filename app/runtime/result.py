@@ -144,6 +144,19 @@ def _not_fired(replay: Replay) -> dict[str, list[dict[str, Any]]]:
             for acc, counts in sorted(replay.tally.not_fired.items())}
 
 
+def _dividends(replay: Replay) -> dict[str, Any]:
+    """Dividend income (ordinary income, reported apart from capital gains) by account and year."""
+    by_account: dict[str, Decimal] = {}
+    by_year: dict[str, Decimal] = {}
+    for d in replay.engine.state.ledger.dividends():
+        by_account[d.account] = by_account.get(d.account, Decimal(0)) + d.amount
+        year = str(d.date.year)
+        by_year[year] = by_year.get(year, Decimal(0)) + d.amount
+    return {"by_account": {k: str(v) for k, v in sorted(by_account.items())},
+            "by_year": {k: str(v) for k, v in sorted(by_year.items())},
+            "total": str(money(sum(by_account.values(), Decimal(0))))}
+
+
 def build_result(replay: Replay) -> dict[str, Any]:
     eng = replay.engine.state
     tally = replay.tally
@@ -170,7 +183,9 @@ def build_result(replay: Replay) -> dict[str, Any]:
     realized = sum((r.amount for r in eng.ledger.realized()), Decimal(0))
     total_pnl = realized + _unrealized(replay)
     capital = eng.capital
-    ok = final_sum == capital + total_pnl - eng.taxes_withheld
+    # dividends are cash the positions earned outside P&L (ordinary income, not capital gains)
+    dividends = sum((d.amount for d in eng.ledger.dividends()), Decimal(0))
+    ok = final_sum == capital + total_pnl + dividends - eng.taxes_withheld
     rates = replay.ps.accounts.tax
     # every account's results netted per year as one taxpayer's (the ledger's wash-sale scope)
     years = tax_by_year(eng.ledger.realized(), rates.short_term_rate, rates.long_term_rate)
@@ -208,7 +223,9 @@ def build_result(replay: Replay) -> dict[str, Any]:
         "policy_summary": {"strategies": list(replay.ps.strategies)},
         "data": {"bars": replay.params.bars, "notes": list(replay.notes),
                  "repairs": list(replay.repairs)},
+        "dividends": _dividends(replay),
         "conservation": {"initial_capital": str(capital), "total_pnl": str(total_pnl),
+                         "dividends": str(money(dividends)),
                          "taxes_withheld": str(money(eng.taxes_withheld)),
                          "final_equity_sum": str(final_sum), "ok": ok},
     }

@@ -218,6 +218,12 @@ class Quality(Model):
     on_bad_rows: Literal["refuse", "repair"] = "repair"
 
 
+class CorporateActions(Model):
+    # the simulated broker assigns an in-the-money covered call at the close before an ex-date
+    # when the dividend exceeds the call's time value (what a rational holder of the call does)
+    early_assignment_before_dividend: bool = True
+
+
 class DataPolicy(Model):
     version: Literal[1]
     watchlist: list[Ticker] = Field(min_length=1)
@@ -226,6 +232,7 @@ class DataPolicy(Model):
     option_chains: OptionChains
     indicators: Indicators
     quality: Quality
+    corporate_actions: CorporateActions = CorporateActions()
 
 
 # --------------------------------------------------------------------------- schedule.yaml

@@ -71,6 +71,14 @@ def test_every_bundled_file_gets_its_known_findings(bundled_findings: list[Findi
         "daily_TSLA.csv.gz": {"warning partial_last_row": 1},
         "daily_VIX.csv.gz": {"error corrupt_row": 1},
         "daily_long_VIX.csv.gz": {"warning large_jump": 2, "warning source_mismatch": 1},
+        # as traded: the same findings as the adjusted files; their splits are not findings
+        "daily_raw_AAPL.csv.gz": {"warning partial_last_row": 1},
+        "daily_raw_AMZN.csv.gz": {"error empty_field": 1},
+        "daily_raw_GOOGL.csv.gz": {"warning partial_last_row": 1},
+        "daily_raw_MSFT.csv.gz": {"error empty_field": 1, "warning large_jump": 1},
+        "daily_raw_NVDA.csv.gz": {"warning large_jump": 1, "warning partial_last_row": 1},
+        "daily_raw_SPY.csv.gz": {"error ohlc_inconsistent": 1, "warning partial_last_row": 1},
+        "daily_raw_TSLA.csv.gz": {"warning partial_last_row": 1},
     }
     actual: dict[str, Counter[str]] = defaultdict(Counter)
     for f in bundled_findings:
@@ -87,7 +95,8 @@ def test_spy_minute_file_has_898_duplicated_timestamps(bundled_findings: list[Fi
 
 
 def test_known_bad_rows_of_the_daily_files_are_named(bundled_findings: list[Finding]) -> None:
-    """VIX 2026-03-25 is corrupt; AMZN/MSFT/SPY last rows are broken; long VIX's last row disagrees."""
+    """VIX 2026-03-25 is corrupt; AMZN/MSFT/SPY last rows are broken (adjusted and as traded);
+    long VIX's last row disagrees."""
     picked = {(f.source, f.date_or_ts, f.severity, f.code) for f in bundled_findings
               if f.source.startswith("daily") and f.code != "partial_last_row" and f.code != "large_jump"}
     assert {
@@ -96,6 +105,9 @@ def test_known_bad_rows_of_the_daily_files_are_named(bundled_findings: list[Find
         ("daily_MSFT.csv.gz", "2026-03-26", "error", "empty_field"),
         ("daily_SPY.csv.gz", "2026-03-26", "error", "ohlc_inconsistent"),
         ("daily_long_VIX.csv.gz", "2025-11-18", "warning", "source_mismatch"),
+        ("daily_raw_AMZN.csv.gz", "2026-03-26", "error", "empty_field"),
+        ("daily_raw_MSFT.csv.gz", "2026-03-26", "error", "empty_field"),
+        ("daily_raw_SPY.csv.gz", "2026-03-26", "error", "ohlc_inconsistent"),
     } == picked
 
 

@@ -27,9 +27,12 @@ MINUTE_ROWS = {"AAPL": 20804, "TSLA": 20829, "GOOG": 16441, "SPY": 13435, "QQQ":
 
 
 def test_available_lists_every_bundled_file_with_its_price_basis() -> None:
-    """Nine adjusted daily files, the raw long VIX and seven raw 1-minute files."""
+    """Nine adjusted daily files, seven as-traded (raw) ones, the raw long VIX and seven raw
+    1-minute files."""
     got = {(i.dataset, i.symbol): (i.frequency, i.price_basis, i.rows) for i in marketdata.available()}
     expected = {("daily", s): ("daily", "split_div_adjusted", 1313) for s in DAILY}
+    expected |= {("daily_raw", s): ("daily", "raw", 1313)
+                 for s in ("AAPL", "MSFT", "GOOGL", "AMZN", "NVDA", "TSLA", "SPY")}
     expected[("daily_long", "VIX")] = ("daily", "raw", 5283)
     expected |= {("1min", s): ("1min", "raw", n) for s, n in MINUTE_ROWS.items()}
     assert expected == got

@@ -14,7 +14,7 @@ from alluse.adapters.store.state_records import (
     position_records,
     tax_lot_records,
 )
-from alluse.engine.events import Assignment, Expiration, Fill, JobDue, Price, parse_event
+from alluse.engine.events import Assignment, Expiration, Fill, JobDue, Price, Split, parse_event
 from alluse.engine.ledger import Lot
 from alluse.engine.machines import ProtocolModel
 from alluse.engine.protocol import ShortOption
@@ -91,10 +91,23 @@ def test_a_position_held_keeps_its_stored_opening_time_and_an_unexplained_end_is
         position_records(current, [_put(), other], [], LATER))
 
 
-def test_only_fills_assignments_and_expirations_may_close_a_position() -> None:
-    """Prices and clocks never end a position; the other three may."""
-    assert (False, True) == (may_close_positions([Price(T0, "TSLA", 1.0), JobDue(T0, "x")]),
-                             may_close_positions([Expiration(T0, GEN, "TSLA", FRI, 245.0, "P", 1)]))
+def test_only_fills_assignments_expirations_and_splits_may_close_a_position() -> None:
+    """Prices and clocks never end a position; the other four may."""
+    assert (False, True, True) == (
+        may_close_positions([Price(T0, "TSLA", 1.0), JobDue(T0, "x")]),
+        may_close_positions([Expiration(T0, GEN, "TSLA", FRI, 245.0, "P", 1)]),
+        may_close_positions([Split(T0, "TSLA", 3)]))
+
+
+def test_a_split_ends_the_old_contracts_row_and_the_adjusted_one_keeps_the_opening_time() -> None:
+    """A 3-for-1 split: the 245P row ends as split at the split; six 81.667Ps carry the position
+    on from its first opening; the shares held keep their row."""
+    split = Split(LATER, "TSLA", 3)
+    adjusted = _put(key=f"{GEN}:TSLA:2026-01-09:81.667P", quantity=-6, strike=Decimal("81.667"))
+    current = {adjusted.key: adjusted, f"{GEN}:TSLA": _stock(quantity=600)}
+    end = LATER + dt.timedelta(hours=1)
+    assert [adjusted, _stock(quantity=600), _put(state="split", closed_at=LATER)] == (
+        position_records(current, [_put(), _stock()], [split], end))
 
 
 def test_tax_lot_records_carry_every_lot_field_and_the_date() -> None:

@@ -16,10 +16,22 @@ runner = CliRunner()
 
 
 def test_check_bundled_exits_1_and_ends_with_a_summary_line() -> None:
-    """The bundled files hold known errors: exit 1, one summary line last."""
+    """The bundled files hold known errors: exit 1, one summary line last. The adjusted daily and
+    1-minute files keep their 927 errors and 115 warnings; each as-traded file adds the rows and
+    the findings of its adjusted twin (the same defective rows, its splits being no finding)."""
     result = runner.invoke(app, ["data", "check", "bundled"])
-    assert (1, "17 file(s), 115423 rows: 927 error(s), 115 warning(s)") == (
-        result.exit_code, result.stdout.splitlines()[-1].split(" (")[0])
+    checked = json.loads(runner.invoke(app, ["data", "check", "bundled", "--format", "json"]).stdout)
+    raw = {f["source"] for f in checked["files"] if f["source"].startswith("daily_raw_")}
+    twins = {s.replace("daily_raw_", "daily_") for s in raw}
+    rows = sum(f["rows"] for f in checked["files"] if f["source"] in twins)
+    found = [f for f in checked["findings"] if f["source"] in twins]
+    errors = sum(f["severity"] == "error" for f in found)
+    summary = (f"{17 + len(raw)} file(s), {115423 + rows} rows: {927 + errors} error(s), "
+               f"{115 + len(found) - errors} warning(s)")
+    assert (1, summary) == (result.exit_code, result.stdout.splitlines()[-1].split(" (")[0])
+    assert sorted((f["symbol"], f["date_or_ts"], f["code"]) for f in found) == sorted(
+        (f["symbol"], f["date_or_ts"], f["code"]) for f in checked["findings"]
+        if f["source"] in raw)
 
 
 def test_check_prints_symbol_date_and_reason_for_each_finding() -> None:
@@ -88,9 +100,14 @@ def test_limit_folds_repeated_findings_into_a_count() -> None:
 
 
 def test_list_shows_each_bundled_file_with_its_price_basis() -> None:
-    """`alluse data list` prints one line per bundled file with basis and range."""
+    """`alluse data list` prints one line per bundled file with basis and range (the 17 adjusted
+    and 1-minute files, the as-traded daily files), then one per corporate-actions table."""
     result = runner.invoke(app, ["data", "list"])
-    line = next(x for x in result.stdout.splitlines() if x.startswith("daily ") and " NVDA " in x)
-    assert (0, 17, ["daily", "NVDA", "daily", "split_div_adjusted", "1313", "rows", "2021-01-04", "…",
-                    "2026-03-26", "daily_yf_adjusted_koiwest"]) == (
-        result.exit_code, len(result.stdout.splitlines()), line.split())
+    lines = result.stdout.splitlines()
+    line = next(x for x in lines if x.startswith("daily ") and " NVDA " in x)
+    raw = next(x for x in lines if x.startswith("daily_raw ") and " NVDA " in x)
+    n_raw = sum(x.startswith("daily_raw ") for x in lines)
+    assert (0, 17 + n_raw + 2, ["daily", "NVDA", "daily", "split_div_adjusted", "1313", "rows",
+                                "2021-01-04", "…", "2026-03-26", "daily_yf_adjusted_koiwest"],
+            ["daily_raw", "NVDA", "daily", "raw", "1313"], ["table", "splits.csv"]) == (
+        result.exit_code, len(lines), line.split(), raw.split()[:5], lines[-2].split()[:2])

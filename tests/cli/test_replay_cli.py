@@ -61,10 +61,13 @@ def five_years() -> Iterator[dict[str, tuple[int, str, str]]]:
 
 
 def _conservation(result: dict[str, Any]) -> tuple[Decimal, Decimal, bool]:
-    """Re-check the capital identity from the JSON: (sum of final equity, initial + P&L − taxes, ok)."""
+    """Re-check the capital identity from the JSON: (sum of final equity, initial + P&L +
+    dividends − taxes, ok); the dividends summed over the accounts that received them."""
     c = result["conservation"]
     final_sum = sum((Decimal(str(a["final_equity"])) for a in result["accounts"]), Decimal(0))
-    expected = Decimal(c["initial_capital"]) + Decimal(c["total_pnl"]) - Decimal(c["taxes_withheld"])
+    dividends = sum((Decimal(v) for v in result["dividends"]["by_account"].values()), Decimal(0))
+    expected = (Decimal(c["initial_capital"]) + Decimal(c["total_pnl"]) + dividends
+                - Decimal(c["taxes_withheld"]))
     return final_sum, expected, c["ok"]
 
 

@@ -139,13 +139,13 @@ def test_parse_events_skips_blank_lines_and_numbers_lines_from_one():
     ("obj", "message"),
     [
         ({"type": "bars", "ts": TS}, "line 7: field 'type': unknown event type string \"bars\" "
-         "(did you mean 'bar'?); valid types: assignment, bar, clock, expiration, fill, "
-         "option_quote, order_cancelled, order_rejected, price"),
+         "(did you mean 'bar'?); valid types: assignment, bar, clock, dividend, expiration, fill, "
+         "option_quote, order_cancelled, order_rejected, price, split"),
         ({"type": 3, "ts": TS}, "line 7: field 'type': unknown event type number 3; valid types: "
-         "assignment, bar, clock, expiration, fill, option_quote, order_cancelled, "
-         "order_rejected, price"),
-        ({"ts": TS}, "line 7: field 'type': missing (one of: assignment, bar, clock, expiration, "
-         "fill, option_quote, order_cancelled, order_rejected, price)"),
+         "assignment, bar, clock, dividend, expiration, fill, option_quote, order_cancelled, "
+         "order_rejected, price, split"),
+        ({"ts": TS}, "line 7: field 'type': missing (one of: assignment, bar, clock, dividend, "
+         "expiration, fill, option_quote, order_cancelled, order_rejected, price, split)"),
         ([1, 2], "line 7: expected a JSON object, got array [1, 2]"),
         (_fill(prise=4.0), "line 7: field 'prise': unknown field for a 'fill' event "
          "(did you mean 'price'?)"),

@@ -186,7 +186,10 @@ def test_the_store_holds_every_decision_and_the_final_cursor(tmp_path: Path, pol
 def test_the_store_holds_the_engines_open_positions_and_tax_lots_at_the_end(
         tmp_path: Path, policies: PolicySet) -> None:
     """Open positions (shorts, stock) and the lots are the engine's; closed ones stay, saying how."""
-    params = ReplayParams(dt.date(2021, 1, 4), dt.date(2021, 6, 30), 100_000.0)
+    # 10M: on as-traded 2021 prices (TSLA near 700, NVDA before its splits) a 100K account can
+    # secure AAPL puts only, and none is assigned in the half year; 10M wheels TSLA through all
+    # four endings (expired, assigned, closed, called away)
+    params = ReplayParams(dt.date(2021, 1, 4), dt.date(2021, 6, 30), 10_000_000.0)
     with Store.open(f"sqlite:///{tmp_path / 'r.db'}") as store:
         replay = Replay(policies, params, store=store)
         replay.run()

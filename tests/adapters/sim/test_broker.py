@@ -19,6 +19,7 @@ from alluse.engine.events import (
     OrderCancelled,
     OrderRejected,
     Price,
+    Split,
 )
 
 DAY = dt.date(2022, 2, 15)  # a Tuesday
@@ -194,6 +195,42 @@ def test_a_daily_bar_fills_a_resting_limit_at_the_limit_when_its_range_reaches_i
                       "s9-1")]) == (placed_day, broker.poll())
 
 
+def test_a_split_adjusts_the_brokers_positions_and_cancels_working_orders_of_the_symbol() -> None:
+    """A short 98P and 100 shares become four short 24.5Ps and 400 shares; a resting order of
+    the old shares is cancelled."""
+    b = _broker()
+    b.options[("GEN-ACC-001", PUT)] = -1
+    b.shares[("GEN-ACC-001", "AAPL")] = 100
+    b.submit(_cmd(BuyToClose, 0.01, oid="c1-1"))
+    b.on_market(Split(dt.datetime(2022, 2, 16, 0, 0, tzinfo=NY), "AAPL", 4))
+    assert ({("GEN-ACC-001", OptionContract("AAPL", EXPIRY, 24.5, "P")): -4},
+            {("GEN-ACC-001", "AAPL"): 400}, [],
+            ["cancelled by the 4-for-1 split of AAPL"]) == (
+        b.options, b.shares, b.open_orders(),
+        [e.reason for e in b.poll() if isinstance(e, OrderCancelled)])
+
+
+def _covered_call(strike: float, dividend: float) -> list[object]:
+    b = _broker()
+    call = OptionContract("AAPL", dt.date(2022, 3, 18), strike, "C")
+    b.options[("GEN-ACC-001", call)] = -1
+    b.shares[("GEN-ACC-001", "AAPL")] = 100
+    b.dividends = {"AAPL": {dt.date(2022, 2, 16): dividend}}  # ex-date: the next session
+    b.on_market(Bar(CLOSE, "AAPL", 100.0, 101.0, 99.0, 100.0, 1_000_000))
+    return b.poll()
+
+
+def test_an_itm_covered_call_is_assigned_the_day_before_an_ex_date_worth_more_than_its_time_value() -> None:
+    """An 80C (time value 1.45 at the modelled mid) before a 2.00 dividend is exercised at that close."""
+    assert [Assignment(CLOSE, "GEN-ACC-001", "AAPL", dt.date(2022, 3, 18), 80.0, "C", 1)] == [
+        e for e in _covered_call(80.0, 2.0) if isinstance(e, Assignment)]
+
+
+def test_a_covered_call_with_more_time_value_than_the_dividend_is_not_assigned_early() -> None:
+    """A 98C a month out holds more time value than a 0.10 dividend: nobody exercises it."""
+    assert [] == [e for e in _covered_call(98.0, 0.10) if isinstance(e, Assignment)]
+
+
 def test_a_later_leg_works_only_after_the_earlier_one_fills_and_ends_with_it() -> None:
     """A roll: the new put's sell waits for the buy-back; a buy-back that never fills takes the
     sell with it at the close (no second short while the first is still open)."""
@@ -226,3 +263,22 @@ def test_a_later_leg_fills_right_after_the_earlier_one() -> None:
                              CLOSE, after="r-1"))
     assert (["r-1", "r-2"], {"GEN-ACC-001": {new: -1}}) == (
         [f.order_id for f in broker.poll() if isinstance(f, Fill)], broker.positions())
+
+
+def test_a_split_cancels_a_roll_in_progress_with_its_waiting_leg() -> None:
+    """A resting buy-back and the new put's sell waiting on it are both of the old shares: the
+    split ends both, and the short put is adjusted."""
+    broker = _broker()
+    _short(broker)
+    new = OptionContract("AAPL", dt.date(2022, 2, 25), 95.0, "P")
+    broker.submit(BuyToClose("r-1", "r", "GEN-ACC-001", "AAPL", PUT, 1, "LMT", 0.01, 100.0, TS,
+                             CLOSE))
+    broker.submit(SellToOpen("r-2", "r", "GEN-ACC-001", "AAPL", new, 1, "MKT", None, 100.0, TS,
+                             CLOSE, after="r-1"))
+    broker.poll()
+    broker.on_market(Split(dt.datetime(2022, 2, 15, 11, 0, tzinfo=NY), "AAPL", 4))
+    assert ([("r-1", "cancelled by the 4-for-1 split of AAPL"),
+             ("r-2", "the earlier leg r-1 did not fill")], [],
+            {"GEN-ACC-001": {OptionContract("AAPL", EXPIRY, 24.5, "P"): -4}}) == (
+        [(e.order_id, e.reason) for e in broker.poll() if isinstance(e, OrderCancelled)],
+        broker.open_orders(), broker.positions())

@@ -11,6 +11,7 @@ import pytest
 
 from alluse.adapters.sim.market import SimConfig, SimMarket
 from alluse.engine.calendar import NY, MarketCalendar, nyse_calendar
+from alluse.engine.events import Bar, Split
 
 QUOTE_DAY = dt.date(2022, 2, 15)  # a Tuesday
 QUOTE_TS = dt.datetime(2022, 2, 15, 10, 0, tzinfo=NY)
@@ -114,3 +115,18 @@ def test_time_to_expiry_ends_at_the_early_close() -> None:
     early = with_early.quote("AAPL", noon, 100.0, noon.date(), 100.0, "P")
     regular = without.quote("AAPL", noon, 100.0, noon.date(), 100.0, "P")
     assert True is (early.ask < regular.ask)
+
+
+def test_realised_vol_runs_on_across_a_split() -> None:
+    """After a 10-for-1 split the recorded closes are on the new basis: the 30-day realised vol
+    (so the quoted IV) is what it was, not a 90% one-day crash."""
+    m = _broker()
+    day = dt.date(2022, 2, 16)
+    before = m.iv("AAPL", dt.datetime.combine(day, dt.time(10), tzinfo=NY), 100.0, 100.0,
+                  dt.date(2022, 3, 18))
+    m.observe(Split(dt.datetime.combine(day, dt.time(0), tzinfo=NY), "AAPL", 10))
+    m.observe(Bar(dt.datetime.combine(day, dt.time(16), tzinfo=NY), "AAPL", 10.0, 10.1, 9.9, 10.0,
+                  1_000_000))
+    after = m.iv("AAPL", dt.datetime.combine(day, dt.time(10), tzinfo=NY), 10.0, 10.0,
+                 dt.date(2022, 3, 18))
+    assert before == pytest.approx(after, rel=0.05)
