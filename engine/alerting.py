@@ -15,6 +15,11 @@ from alluse.engine.decisions import Alert
 from alluse.engine.policy.common import PRIORITY_RANK
 from alluse.engine.policy.models import AlertsPolicy
 
+# Alert types the engine raises by itself (policy files name the others): alerts.yaml must declare
+# them (lint), each with its priority and throttle.
+ENGINE_ALERT_TYPES = ("ACCOUNT_MANAGEMENT", "SYSTEM_STATUS", "TECHNICAL_ALERT",
+                      "TRADE_OPPORTUNITY")
+
 
 @dataclass(slots=True)
 class AlertThrottle:

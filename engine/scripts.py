@@ -92,7 +92,7 @@ def render_script(
             continue
         if isinstance(step, AlertStep):
             steps.append(ScriptStep("alert", text=fill_text(step.title, names),
-                                    priority=step.priority))
+                                    priority=step.priority, alert_type=step.type))
         elif isinstance(step, NoteStep):
             steps.append(ScriptStep("note", text=fill_text(step.text, names)))
     expires = ts + dt.timedelta(minutes=template.expires_minutes)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from alluse.engine import portfolio
 from alluse.engine.events import OptionContract
 from alluse.engine.ledger import money
+from alluse.engine.state import RESERVE_ACCOUNT, TAX_ACCOUNT
 from alluse.engine.tax import tax_by_year
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def _unrealized(replay: Replay) -> Decimal:
     total = Decimal(0)
     marks = {p.position_key: portfolio.option_mark(st, p) for p in st.shorts.values()}
     for lot in st.ledger.lots():
-        if lot.account == "TAX-WITHHELD":
+        if lot.account in (TAX_ACCOUNT, RESERVE_ACCOUNT):
             continue
         if lot.expiry is None:
             sym = st.market.get(lot.symbol)
@@ -80,7 +81,7 @@ def build_result(replay: Replay) -> dict[str, Any]:
     realized = sum((r.amount for r in eng.ledger.realized()), Decimal(0))
     total_pnl = realized + _unrealized(replay)
     capital = eng.capital
-    ok = final_sum == capital + total_pnl - eng.taxes_withheld
+    ok = final_sum == capital + total_pnl - eng.taxes_withheld - eng.withdrawn
     rates = replay.ps.accounts.tax
     # every account's results netted per year as one taxpayer's (the ledger's wash-sale scope)
     years = tax_by_year(eng.ledger.realized(), rates.short_term_rate, rates.long_term_rate)
@@ -115,5 +116,6 @@ def build_result(replay: Replay) -> dict[str, Any]:
                  "repairs": list(replay.repairs)},
         "conservation": {"initial_capital": str(capital), "total_pnl": str(total_pnl),
                          "taxes_withheld": str(money(eng.taxes_withheld)),
+                         "withdrawn": str(money(eng.withdrawn)),
                          "final_equity_sum": str(final_sum), "ok": ok},
     }
