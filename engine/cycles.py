@@ -106,8 +106,8 @@ def reinvest(ctx: Ctx, cadence: str) -> None:
                 state.withdrawn += paid
                 rebase_day_start(ctx, acc.id, paid)
             if share == 0:
-                split = (f"reinvests all of it ({'withdrawals: false' if not withdrawals else ''}"
-                         f"{f'reinvest_pct {r.reinvest_pct:g}' if withdrawals else ''})")
+                why = f"reinvest_pct {r.reinvest_pct:g}" if withdrawals else "withdrawals: false"
+                split = f"reinvests all of it ({why})"
             else:
                 split = (f"reinvests {gain - paid:,.2f} ({r.reinvest_pct:g}%), withdraws "
                          f"{paid:,.2f} to {RESERVE_ACCOUNT}")

@@ -8,9 +8,10 @@ import datetime as dt
 from alluse.adapters.policy_files import default_policy_dir, read_policy_files
 from alluse.engine.core import Engine
 from alluse.engine.decisions import Decision
-from alluse.engine.entry import ChainRequest
+from alluse.engine.entry import STRIKE_METHODS, ChainRequest
 from alluse.engine.events import Event, JobDue
 from alluse.engine.policy import PolicySet, load_policy_set
+from alluse.engine.policy.models import STRIKE_PARAMETERS, StrikeSelection
 from alluse.engine.testing import EventBuilder
 
 FILES = read_policy_files(default_policy_dir())
@@ -130,3 +131,10 @@ def test_skip_makes_no_entry_on_the_next_session():
                      *next_session("2026-11-27", "2026-11-27")])
     assert ([("market_closed", "2026-11-26 is not an NYSE trading day; on_market_closed: skip")],
             [], ()) == (gen_entry(ds[-7]), gen_entry(ds[-2]), ds[-2].scripts)
+
+
+def test_every_strike_method_declares_the_parameters_lint_accepts_beside_it():
+    """The strike-method registry and the parameter table lint reads name the same methods."""
+    params = {p for ps in STRIKE_PARAMETERS.values() for p in ps}
+    assert (set(STRIKE_METHODS), params) == (
+        set(STRIKE_PARAMETERS), set(StrikeSelection.model_fields) - {"method"})
