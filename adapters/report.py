@@ -528,14 +528,18 @@ def _conservation(r: _Result) -> str:
     c = _map(r.raw, "conservation", "")
     init, pnl, tax, final = (_dec(c.get(k), f"conservation.{k}")
                              for k in ("initial_capital", "total_pnl", "taxes_withheld", "final_equity_sum"))
+    # reinvestment withdrawals (accounts.yaml): absent from results written before they existed
+    out = _dec(c.get("withdrawn", "0"), "conservation.withdrawn") or Decimal(0)
     ok = c.get("ok") is True
     diff = ""
     if not ok and init is not None and pnl is not None and tax is not None and final is not None:
-        diff = f" (difference {final - (init + pnl - tax):,.2f})"
+        diff = f" (difference {final - (init + pnl - tax - out):,.2f})"
     verdict = ('<span class="ok">✓ balanced</span>' if ok
                else f'<span class="bad">✗ does not balance{diff}</span>')
     return (f'<p class="conservation"><span class="mono">initial capital {_money(init)} + total P&amp;L '
-            f"{_money(pnl)} − taxes withheld {_money(tax)} = accounts' final equity {_money(final)}</span> "
+            f"{_money(pnl)} − taxes withheld {_money(tax)}"
+            + (f" − withdrawn {_money(out)}" if out else "")
+            + f" = accounts' final equity {_money(final)}</span> "
             f"{verdict}</p>")
 
 

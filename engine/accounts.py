@@ -23,6 +23,8 @@ class AccountInfo:
     model: AccountModel
     # where the last fork left the account's realized results: the next fork's gain starts there
     tax_cursor: ForkCursor = field(default_factory=ForkCursor)
+    # index into Ledger.realized() where the account's current reinvestment period starts
+    reinvest_index: int = 0
 
     @property
     def state(self) -> str:

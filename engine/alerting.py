@@ -12,8 +12,13 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from alluse.engine.decisions import Alert
+from alluse.engine.policy import names as N
 from alluse.engine.policy.common import PRIORITY_RANK
 from alluse.engine.policy.models import AlertsPolicy
+
+# Alert types the engine raises by itself (policy files name the others): alerts.yaml must declare
+# them (lint), each with its priority and throttle; one list, in engine/policy/names.py.
+ENGINE_ALERT_TYPES = tuple(sorted(N.ENGINE_ALERT_TYPES))
 
 
 @dataclass(slots=True)

@@ -204,8 +204,8 @@ class Engine:
         needs = HANDLERS[job.handler].needs
         today = ev.ts.astimezone(NY).date()
         out: list[DataRequest] = []
-        if "option_chains" in needs:
-            out += entry_mod.chain_requests(self._ps, self._state, self.calendar, ev.name, today)
+        if "option_chains" in needs or entry_mod.deferred_due(self._ps, self._state, ev.ts):
+            out += entry_mod.chain_requests(self._ps, self._state, self.calendar, ev.name, ev.ts)
         if "position_quotes" in needs:
             contracts = sorted({p.contract for p in self._state.shorts.values()
                                 if p.expiry >= today})
@@ -300,6 +300,8 @@ class Engine:
         if not job.enabled:
             ctx.miss("schedule.job_disabled", "job is disabled in schedule.yaml", step=ev.name)
             return
+        if self._state.deferred_entries:
+            entry_mod.run_deferred(ctx, ev.name)  # an entry deferred from a closed day: any job runs it
         run = HANDLERS[job.handler].run
         if run is not None:
             run(ctx, ev.name)

@@ -85,6 +85,7 @@ class ScriptStep:
     limit: float | None = None
     text: str = ""
     priority: str = ""
+    alert_type: str = ""  # an alert step's type (alerts.yaml)
 
     def to_dict(self) -> dict[str, Any]:
         if self.kind == "order":
@@ -93,7 +94,8 @@ class ScriptStep:
                     "expiry": self.expiry or None, "quantity": self.quantity,
                     "order_type": self.order_type, "limit": _num(self.limit)}
         if self.kind == "alert":
-            return {"kind": "alert", "priority": self.priority, "text": self.text}
+            return {"kind": "alert", "type": self.alert_type, "priority": self.priority,
+                    "text": self.text}
         return {"kind": "note", "text": self.text}
 
 
@@ -135,7 +137,7 @@ class ActionScript:
                 price = f" limit {s.limit:.2f}" if s.limit is not None else ""
                 lines.append(f"  {i}. {s.action} {what} {s.order_type}{price}")
             elif s.kind == "alert":
-                lines.append(f"  {i}. ALERT {s.priority}: {s.text}")
+                lines.append(f"  {i}. ALERT {s.priority} {s.alert_type}: {s.text}")
             else:
                 lines.append(f"  {i}. {s.text}")
         return "\n".join(lines)

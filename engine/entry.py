@@ -1,6 +1,13 @@
 """The entry scan: for each strategy, account and symbol pick expiry and strike, evaluate the
 strategy's rules and the risk checks, then propose a trade (an action script) or say why not.
 
+A strategy whose entry day is a market holiday either skips that entry or, with
+``on_market_closed: next_trading_day``, defers it: the engine keeps the deferral in its state and
+the first clock event of any enabled job inside the entry window on the next session runs the
+entry (the entry job itself fires only on entry days: Thanksgiving Thursday's entry runs at the
+Friday's first job from 10:00, e.g. premium_sample). `deferred_due` tells `Engine.data_needs`
+which chains that event needs. A deferral no job reached in its window is dropped with a trace.
+
 Below a premium minimum with ``on_fail: hitl_alert`` the human in the loop gets an alert that
 says no trade was made and why, with the numbers. A rule that cannot be evaluated (division by
 zero) is an error in the decision, never a failed clause that would claim a number is too low.
@@ -52,8 +59,30 @@ def _vals(names: dict[str, Any], keys: tuple[str, ...]) -> Values:
 
 
 def chain_requests(ps: PolicySet, state: EngineState, calendar: MarketCalendar, job: str,
-                   today: dt.date) -> list[ChainRequest]:
-    """The chains the strategies entering on ``job`` will scan (and covered calls on held stock)."""
+                   ts: dt.datetime) -> list[ChainRequest]:
+    """The chains the strategies entering on ``job`` at ``ts`` will scan, deferred entries due then
+    included (and covered calls on held stock)."""
+    due = set(deferred_due(ps, state, ts))
+    names = [n for n, st in ps.strategies.items()
+             if st.enabled and (st.entry.job == job or n in due)]
+    return _chains(ps, state, calendar, names, ts.astimezone(NY).date())
+
+
+def deferred_due(ps: PolicySet, state: EngineState, ts: dt.datetime) -> list[str]:
+    """Strategies whose deferred entry runs at ``ts``: its session, inside the entry window."""
+    local = ts.astimezone(NY)
+    today, hhmm = local.date(), local.strftime("%H:%M")
+    out = []
+    for name, (day, _) in sorted(state.deferred_entries.items()):
+        st = ps.strategies.get(name)
+        if st is not None and st.enabled and day == today and \
+                st.entry.window.start <= hhmm < st.entry.window.end:
+            out.append(name)
+    return out
+
+
+def _chains(ps: PolicySet, state: EngineState, calendar: MarketCalendar, names: list[str],
+            today: dt.date) -> list[ChainRequest]:
     wanted: dict[str, tuple[set[dt.date], set[str]]] = {}
 
     def want(symbol: str, right: str, dmin: int, dmax: int) -> None:
@@ -65,9 +94,8 @@ def chain_requests(ps: PolicySet, state: EngineState, calendar: MarketCalendar, 
                 exps.add(e)
             e = calendar.weekly_expiry(e + dt.timedelta(days=1))
 
-    for st in ps.strategies.values():
-        if st.entry.job != job or not st.enabled:
-            continue
+    for name in names:
+        st = ps.strategies[name]
         for symbol in st.symbols:
             want(symbol, "P", st.dte.min, st.dte.max)
         if st.covered_calls is not None and st.covered_calls.enabled:
@@ -99,24 +127,72 @@ def entry_scan(ctx: Ctx, job: str) -> None:
                      step="window")
             continue
         if not ctx.calendar.is_session(today):
-            ctx.miss(rule, f"{today} is not an NYSE trading day; on_market_closed: "
-                     f"{st.entry.on_market_closed}", step="market_closed")
+            _market_closed(ctx, name, st, today)
             continue
-        close = ctx.calendar.close_time(today)
-        if close is not None and close < dt.time(16) and st.entry.on_early_close == "skip":
-            ctx.miss(rule, f"{today} closes early at {close:%H:%M}; on_early_close: skip",
-                     step="early_close")
+        deferred = ctx.state.deferred_entries.get(name)
+        if deferred is not None and deferred[0] == today:  # this scan is the deferred one
+            del ctx.state.deferred_entries[name]
+        _enter(ctx, name, st, today)
+
+
+def _market_closed(ctx: Ctx, name: str, st: StrategyPolicy, today: dt.date) -> None:
+    rule = rule_id(f"strategies/{name}", "entry")
+    if st.entry.on_market_closed == "skip":
+        ctx.miss(rule, f"{today} is not an NYSE trading day; on_market_closed: skip",
+                 step="market_closed")
+        return
+    nxt = ctx.calendar.next_session(today)
+    ctx.state.deferred_entries[name] = (nxt, today)
+    ctx.miss(rule, f"{today} is not an NYSE trading day; on_market_closed: next_trading_day: the "
+             f"entry runs on {nxt} at the first job in {st.entry.window.start}-"
+             f"{st.entry.window.end}", step="market_closed")
+
+
+def run_deferred(ctx: Ctx, job: str) -> None:
+    """Entries deferred from a closed day whose window is open now (any job's clock event but
+    the strategy's own entry job, whose scan takes the deferral over); deferrals whose session or
+    window passed without one are dropped, with a trace."""
+    state = ctx.state
+    local = ctx.ts.astimezone(NY)
+    today, hhmm = local.date(), local.strftime("%H:%M")
+    due = set(deferred_due(ctx.ps, state, ctx.ts))
+    for name, (day, origin) in sorted(state.deferred_entries.items()):
+        st = ctx.ps.strategies.get(name)
+        rule = rule_id(f"strategies/{name}", "entry")
+        if name in due and st is not None and st.entry.job == job and \
+                WEEKDAYS[local.weekday()] in st.entry.days:
             continue
-        for acc in sorted((a for a in ctx.state.tree.accounts.values()
-                           if a.type == st.account_type), key=lambda a: a.id):
-            if acc.state not in ("active", "forked"):
-                ctx.miss(rule, f"{acc.id} is {acc.state}: no new entries", step="account_state")
-                continue
-            for symbol in st.symbols:
-                _scan(ctx, name, st, acc, symbol, right="P")
-            if st.covered_calls is not None and st.covered_calls.enabled:
-                for symbol in sorted(portfolio.stock_symbols(ctx.state, acc.id)):
-                    _scan(ctx, name, st, acc, symbol, right="C")
+        if name in due and st is not None:
+            del state.deferred_entries[name]
+            ctx.fire(rule, f"{origin} was closed: the entry deferred to {day} runs now "
+                     "(on_market_closed: next_trading_day)", step="deferred")
+            _enter(ctx, name, st, today)
+        elif st is None or not st.enabled or today > day or (
+                today == day and hhmm >= st.entry.window.end):
+            del state.deferred_entries[name]
+            ctx.miss(rule, f"the entry deferred from {origin} to {day} found no clock event in "
+                     "its window (or its strategy is gone or disabled): skipped",
+                     step="deferred")
+
+
+def _enter(ctx: Ctx, name: str, st: StrategyPolicy, today: dt.date) -> None:
+    """A strategy's entry on a session inside its window: every account of its type."""
+    rule = rule_id(f"strategies/{name}", "entry")
+    close = ctx.calendar.close_time(today)
+    if close is not None and close < dt.time(16) and st.entry.on_early_close == "skip":
+        ctx.miss(rule, f"{today} closes early at {close:%H:%M}; on_early_close: skip",
+                 step="early_close")
+        return
+    for acc in sorted((a for a in ctx.state.tree.accounts.values()
+                       if a.type == st.account_type), key=lambda a: a.id):
+        if acc.state not in ("active", "forked"):
+            ctx.miss(rule, f"{acc.id} is {acc.state}: no new entries", step="account_state")
+            continue
+        for symbol in st.symbols:
+            _scan(ctx, name, st, acc, symbol, right="P")
+        if st.covered_calls is not None and st.covered_calls.enabled:
+            for symbol in sorted(portfolio.stock_symbols(ctx.state, acc.id)):
+                _scan(ctx, name, st, acc, symbol, right="C")
 
 
 def _delta(ctx: Ctx, q: Quote, right: str, price: float, strike: float, t: float) -> float | None:
@@ -261,8 +337,10 @@ def _scan(ctx: Ctx, name: str, st: StrategyPolicy, acc: AccountInfo, symbol: str
                  step="size")
         return
     names["quantity"] = qty
+    # what the human sees beside the proposal: the indicators (data.yaml periods) and the target
     trigger = _vals(names, ("symbol", "price", "atr", "strike", "premium", "premium_pct",
-                            "min_premium_pct", "dte", "quantity"))
+                            "min_premium_pct", "target_weekly_pct", "dte", "quantity", "rsi",
+                            "macd_hist"))
     script = ctx.render(file, ("script",), st.script, names, account=acc.id, rule=base,
                         trigger_values=trigger, underlying_price=price)
     ctx.out.scripts.append(script)

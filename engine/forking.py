@@ -96,6 +96,7 @@ def _fork(ctx: Ctx, acc_id: str, split: dict[str, float], fg: ForkGain, rule: st
         state.taxes_withheld += withheld
     unit = state.tree.new_unit()
     created = []
+    parts = []
     for t, amount in split_amounts(moved, dict(split)).items():
         child = state.tree.add(t, unit, acc_id, amount, ts, True)
         child.model.state = "forked"
@@ -103,6 +104,7 @@ def _fork(ctx: Ctx, acc_id: str, split: dict[str, float], fg: ForkGain, rule: st
         state.ledger.open_account(child.id, Decimal(0))
         state.ledger.transfer(acc_id, child.id, amount, ts)
         created.append(child.id)
+        parts.append(f"{child.id} {amount:,.2f}")
     rebase_day_start(ctx, acc_id, fg.gain)
     acc.tax_cursor = fg.cursor
     ctx.machines.account.fire(acc.model, "complete_fork", rule, values)
@@ -110,9 +112,9 @@ def _fork(ctx: Ctx, acc_id: str, split: dict[str, float], fg: ForkGain, rule: st
                         "accounts": created, "amount": str(moved), "tax_withheld": str(withheld),
                         "realized_index": fg.cursor.index})
     ctx.fire(rule, f"{acc_id} forked {moved:,.2f} (post-tax, {withheld:,.2f} tax withheld) into "
-             f"{' + '.join(created)}; {acc_id}'s realized gain resets to 0 over its initial "
+             f"{' + '.join(parts)}; {acc_id}'s realized gain resets to 0 over its initial "
              f"{acc.initial_capital:,.2f}", "", values)
-    ctx.alert("ACCOUNT_MANAGEMENT", "MEDIUM", f"Fork: {acc_id} → {', '.join(created)} "
+    ctx.alert("ACCOUNT_MANAGEMENT", None, f"Fork: {acc_id} → {', '.join(created)} "
               f"({moved:,.0f})", account=acc_id, rule=rule)
 
 
@@ -154,5 +156,5 @@ def _merges(ctx: Ctx) -> None:
                              "amount": str(moved)})
         ctx.fire(rule, f"unit {unit} ({', '.join(a.id for a in members)}) merged {moved:,.2f} "
                  f"into {target.id}", "", values)
-        ctx.alert("ACCOUNT_MANAGEMENT", "MEDIUM", f"Merge: unit {unit} → {target.id} "
+        ctx.alert("ACCOUNT_MANAGEMENT", None, f"Merge: unit {unit} → {target.id} "
                   f"({moved:,.0f})", rule=rule)

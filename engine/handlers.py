@@ -36,6 +36,11 @@ def _protocol_check(ctx: Ctx, job: str) -> None:
     risk.daily_drawdown(ctx)
 
 
+def _weekly_cycle(ctx: Ctx, job: str) -> None:
+    cycles.weekly_cycle(ctx)
+    cycles.reinvest(ctx, "weekly")
+
+
 HANDLERS: dict[str, JobHandler] = {
     "entry_scan": JobHandler(entry.entry_scan, ("option_chains",),
                              "the strategies' entry scan (strategies/*.yaml entry.job)"),
@@ -46,10 +51,10 @@ HANDLERS: dict[str, JobHandler] = {
                              "forks and merges"),
     "daily_collection": JobHandler(lambda ctx, job: forking.fork_and_merge(ctx),
                                    ("position_quotes",), "end of day: forks and merges on marks"),
-    "weekly_cycle": JobHandler(lambda ctx, job: cycles.weekly_cycle(ctx), (),
-                               "week mode and week type classification"),
+    "weekly_cycle": JobHandler(_weekly_cycle, (),
+                               "week mode and week type classification; weekly reinvestment"),
     "quarterly_cycle": JobHandler(lambda ctx, job: cycles.quarterly_cycle(ctx), (),
-                                  "quarterly reinvestment review"),
+                                  "quarterly reinvestment"),
     "premium_sample": JobHandler(None, (), "premium tracker sample (node collector)"),
     "option_chain_snapshot": JobHandler(None, (), "Mag-6 chains (node collector)"),
     "indicators_refresh": JobHandler(None, (), "indicators (node collector)"),

@@ -94,8 +94,8 @@ def _level_actions(ctx: Ctx, pos: ShortOption, price: float, mult: float, old: i
                    rule: str, values: Values) -> None:
     """A level rose: alert at the level's priority, the level's script, optional automation."""
     lv = ctx.ps.protocols.levels[new]
-    title = (f"{pos.symbol} {pos.strike:g}{pos.right} ({pos.account}) L{old}→L{new} "
-             f"{lv.name}: {mult:.2f}×ATR adverse")
+    title = (f"{pos.symbol} {pos.strike:g}{pos.right} ({pos.account}) L{old} "
+             f"{ctx.ps.protocols.levels[old].name} → L{new} {lv.name}: {mult:.2f}×ATR adverse")
     if lv.alert is not None:
         ctx.alert(lv.alert.type, lv.alert.priority, title, account=pos.account,
                   body=f"Underlying {price:.2f}, entry {pos.entry_price:.2f}, ATR {pos.atr:.2f}.",

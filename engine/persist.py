@@ -35,6 +35,20 @@ def _attrs(cls: type) -> tuple[str, ...]:
     return tuple(slots)
 
 
+def _defaults(obj: Any, cls: type, saved: dict[str, Any]) -> None:
+    """A dataclass field added since the state was saved takes its default (an older snapshot
+    of an engine without deferred entries, say, restores with none)."""
+    if not dataclasses.is_dataclass(cls):
+        return
+    for f in dataclasses.fields(cls):
+        if f.name in saved:
+            continue
+        if f.default is not dataclasses.MISSING:
+            object.__setattr__(obj, f.name, f.default)
+        elif f.default_factory is not dataclasses.MISSING:
+            object.__setattr__(obj, f.name, f.default_factory())
+
+
 class Codec:
     """Encodes and decodes object graphs (trees: shared references are not preserved)."""
 
@@ -138,5 +152,6 @@ class Codec:
                 if name not in self._fields[cls]:
                     raise DataError(f"saved state has an unknown field {v['$o']}.{name}")
                 object.__setattr__(obj, name, self._dec(value))
+            _defaults(obj, cls, v["v"])
             return obj
         raise DataError(f"saved state has an unknown tag: {sorted(v)[:3]}")

@@ -83,7 +83,8 @@ def _order_step(c: _StepContext, step: Any) -> ScriptStep:
 
 
 def _alert_step(c: _StepContext, step: Any) -> ScriptStep:
-    return ScriptStep("alert", text=fill_text(step.title, c.names), priority=step.priority)
+    return ScriptStep("alert", text=fill_text(step.title, c.names), priority=step.priority,
+                      alert_type=step.type)
 
 
 def _note_step(c: _StepContext, step: Any) -> ScriptStep:

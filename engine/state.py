@@ -26,6 +26,9 @@ from alluse.engine.protocol import ShortOption
 
 PositionKey = tuple[str, OptionContract]  # (account, contract)
 TAX_ACCOUNT = "TAX-WITHHELD"
+# The owner's share of a period's gains that an account does not reinvest (accounts.yaml
+# reinvestment): moved out of the tree, like withheld tax, so it never sizes a trade.
+RESERVE_ACCOUNT = "RESERVE"
 
 
 @dataclass(slots=True)
@@ -56,6 +59,7 @@ class EngineState:
     ledger: Ledger
     index: int = -1  # number of the last event taken
     taxes_withheld: Decimal = Decimal(0)
+    withdrawn: Decimal = Decimal(0)  # moved to RESERVE_ACCOUNT by reinvestment
     market: dict[str, SymbolState] = field(default_factory=dict)
     shorts: dict[PositionKey, ShortOption] = field(default_factory=dict)
     wheels: dict[tuple[str, str], WheelModel] = field(default_factory=dict)
@@ -72,6 +76,8 @@ class EngineState:
     merges: list[dict[str, Any]] = field(default_factory=list)
     throttle: AlertThrottle = field(default_factory=AlertThrottle)
     stream_ts: dict[str, dt.datetime] = field(default_factory=dict)
+    # strategy → (session it runs on, the closed day it was due): on_market_closed next_trading_day
+    deferred_entries: dict[str, tuple[dt.date, dt.date]] = field(default_factory=dict)
 
     def positions_of(self, account: str) -> list[ShortOption]:
         return [p for p in self.shorts.values() if p.account == account]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from alluse.engine import portfolio
 from alluse.engine.events import OptionContract
 from alluse.engine.ledger import money
+from alluse.engine.state import RESERVE_ACCOUNT, TAX_ACCOUNT
 from alluse.engine.tax import tax_by_year
 from alluse.runtime.performance import (
     FlowPoint,
@@ -38,7 +39,7 @@ def _unrealized(replay: Replay) -> Decimal:
     total = Decimal(0)
     marks = {p.position_key: portfolio.option_mark(st, p) for p in st.shorts.values()}
     for lot in st.ledger.lots():
-        if lot.account == "TAX-WITHHELD":
+        if lot.account in (TAX_ACCOUNT, RESERVE_ACCOUNT):
             continue
         if lot.expiry is None:
             sym = st.market.get(lot.symbol)
@@ -185,7 +186,7 @@ def build_result(replay: Replay) -> dict[str, Any]:
     capital = eng.capital
     # dividends are cash the positions earned outside P&L (ordinary income, not capital gains)
     dividends = sum((d.amount for d in eng.ledger.dividends()), Decimal(0))
-    ok = final_sum == capital + total_pnl + dividends - eng.taxes_withheld
+    ok = final_sum == capital + total_pnl + dividends - eng.taxes_withheld - eng.withdrawn
     rates = replay.ps.accounts.tax
     # every account's results netted per year as one taxpayer's (the ledger's wash-sale scope)
     years = tax_by_year(eng.ledger.realized(), rates.short_term_rate, rates.long_term_rate)
@@ -227,5 +228,6 @@ def build_result(replay: Replay) -> dict[str, Any]:
         "conservation": {"initial_capital": str(capital), "total_pnl": str(total_pnl),
                          "dividends": str(money(dividends)),
                          "taxes_withheld": str(money(eng.taxes_withheld)),
+                         "withdrawn": str(money(eng.withdrawn)),
                          "final_equity_sum": str(final_sum), "ok": ok},
     }

@@ -60,10 +60,11 @@ OrderAction = Literal["SELL_TO_OPEN", "BUY_TO_CLOSE", "BUY_TO_OPEN", "SELL_TO_CL
 
 
 class AlertRef(Model):
-    """An alert to raise: its type (from alerts.yaml) and priority."""
+    """An alert to raise: its type (from alerts.yaml) and priority (the type's
+    ``default_priority`` when left out)."""
 
     type: AlertTypeName
-    priority: Priority
+    priority: Priority | None = None
 
 
 class OrderStep(Model):

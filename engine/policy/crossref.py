@@ -13,6 +13,7 @@ from typing import cast
 
 from pydantic import BaseModel
 
+from alluse.engine.alerting import ENGINE_ALERT_TYPES
 from alluse.engine.errors import PolicyIssue
 from alluse.engine.expressions import Expression, ExpressionError, compile_expression
 from alluse.engine.policy import names as N
@@ -26,6 +27,7 @@ from alluse.engine.policy.common import (
 )
 from alluse.engine.policy.cron import CronError, never_fires, parse_cron
 from alluse.engine.policy.models import (
+    STRIKE_PARAMETERS,
     AccountsPolicy,
     AlertsPolicy,
     DataPolicy,
@@ -203,9 +205,17 @@ def _accounts(c: _Checker, accounts: AccountsPolicy, strategies: dict[str, Strat
         c.add(f, ("merge", "into_account_type"), f"account type "
               f"'{accounts.merge.into_account_type}' is not declared in account_types")
     for i, r in enumerate(accounts.reinvestment):
+        rule = f"reinvestment[{r.account_type}]"
         if r.account_type not in account_types:
             c.add(f, ("reinvestment", i, "account_type"), f"account type '{r.account_type}' is "
-                  "not declared in account_types")
+                  "not declared in account_types", rule=rule)
+        elif r.reinvest_pct < 100 and not accounts.account_types[r.account_type].withdrawals:
+            c.add(f, ("reinvestment", i, "reinvest_pct"), f"'{r.account_type}' has withdrawals: "
+                  f"false in account_types: it keeps all its gains, so reinvest_pct must be 100 "
+                  f"(found {r.reinvest_pct:g})", rule=rule)
+        if r.cadence == "never" and r.reinvest_pct < 100:
+            c.add(f, ("reinvestment", i, "reinvest_pct"), f"cadence: never has no period to "
+                  f"withdraw from: reinvest_pct must be 100 (found {r.reinvest_pct:g})", rule=rule)
 
 
 def _schedule(c: _Checker, schedule: SchedulePolicy) -> None:
@@ -291,6 +301,12 @@ def _strategy(c: _Checker, f: str, st: StrategyPolicy, accounts: AccountsPolicy 
     for sel_path, sel in ((("strike",), st.strike),) + (
             ((("covered_calls", "strike"), st.covered_calls.strike),) if st.covered_calls
             else ()):
+        for param in sorted(sel.model_fields_set - {"method"}):
+            if param not in STRIKE_PARAMETERS[sel.method]:
+                uses = ", ".join(STRIKE_PARAMETERS[sel.method]) or "no parameter"
+                c.add(f, (*sel_path, param), f"'{param}' does nothing with strike method "
+                      f"'{sel.method}' (it uses {uses}): remove it or change the method",
+                      key=True)
         if sel.method == "delta_band" and sel.delta_min >= sel.delta_max:
             c.add(f, (*sel_path, "delta_min"), f"delta band {sel.delta_min}-{sel.delta_max} "
                   "is empty")
@@ -324,6 +340,11 @@ def check_cross_references(models: dict[str, BaseModel], docs: dict[str, YamlDoc
     strategies = {n: cast(StrategyPolicy, m) for n, m in models.items()
                   if n.startswith("strategies/")}
     alert_types = set(alerts.types) if alerts is not None else None
+    if alert_types is not None:  # the types the engine raises by itself
+        for missing in sorted(set(ENGINE_ALERT_TYPES) - alert_types):
+            c.add("alerts.yaml", ("types",), f"alert type '{missing}' must be declared: the "
+                  f"engine raises it (engine alert types: {', '.join(ENGINE_ALERT_TYPES)})",
+                  key=True)
     if protocols is not None:
         _protocols(c, protocols, alert_types)
     if accounts is not None:

@@ -7,6 +7,7 @@ the policy and rule named. A set with any problem is never returned: `load_polic
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import json
@@ -23,6 +24,7 @@ from alluse.engine.expressions import Expression
 from alluse.engine.policy.crossref import check_cross_references
 from alluse.engine.policy.models import (
     POLICY_FILES,
+    REMOVED_KEYS,
     STRATEGY_DIR,
     AccountsPolicy,
     AlertsPolicy,
@@ -195,6 +197,28 @@ def _validation_issues(doc: YamlDoc, model: type[BaseModel], policy: str,
     return issues
 
 
+def _removed_keys(doc: YamlDoc, name: str, policy: str) -> tuple[list[PolicyIssue], Any]:
+    """An error naming the replacement for each removed key (`REMOVED_KEYS`), and the data
+    without those keys, so the rest of the file is still checked."""
+    out = []
+    data = doc.data
+    for (file, path), message in REMOVED_KEYS.items():
+        parent = data
+        for seg in path[:-1]:
+            parent = parent.get(seg) if isinstance(parent, dict) else None
+        if file != name or not isinstance(parent, dict) or path[-1] not in parent:
+            continue
+        line, col = doc.where(path, key=True)
+        out.append(PolicyIssue(name, line, col, message, policy=policy, code="removed-key"))
+        if data is doc.data:
+            data = copy.deepcopy(doc.data)
+        target = data
+        for seg in path[:-1]:
+            target = target[seg]
+        del target[path[-1]]
+    return out, data
+
+
 def _canonical_hash(parts: Mapping[str, BaseModel]) -> str:
     canon = {name: m.model_dump(mode="json", by_alias=True) for name, m in sorted(parts.items())}
     text = json.dumps(canon, sort_keys=True, separators=(",", ":"))
@@ -268,8 +292,10 @@ def check_policy_set(files: Mapping[str, bytes], *, warnings: bool = True) -> Po
         docs[name] = doc
         model: type[BaseModel] = StrategyPolicy if is_strategy else POLICY_FILES[name]
         policy = name.removesuffix(".yaml")
+        removed, data = _removed_keys(doc, name, policy)
+        issues += removed
         try:
-            models[name] = model.model_validate(doc.data)
+            models[name] = model.model_validate(data)
         except ValidationError as exc:
             issues += _validation_issues(doc, model, policy, exc)
     expressions: dict[str, Expression] = {}

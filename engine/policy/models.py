@@ -30,10 +30,6 @@ from alluse.engine.policy.common import (
 # --------------------------------------------------------------------------- protocols.yaml
 
 
-class AtrSpec(Model):
-    period: int = Field(14, ge=2, le=100, description="Wilder ATR period, daily bars")
-
-
 class StepDown(Model):
     mode: Literal["never", "hysteresis"] = Field(
         "hysteresis", description="never: a level only rises until the position closes; "
@@ -62,8 +58,10 @@ class ProtocolLevel(Model):
 
 
 class ProtocolsPolicy(Model):
+    """Protocol levels in units of the ATR of daily bars (its period: data.yaml
+    ``indicators.atr_period``, the one ATR of strikes, levels and risk limits)."""
+
     version: Literal[1]
-    atr: AtrSpec
     step_down: StepDown
     levels: list[ProtocolLevel] = Field(min_length=2, max_length=10)
 
@@ -207,7 +205,8 @@ class Macd(Model):
 
 
 class Indicators(Model):
-    atr_period: int = Field(14, ge=2, le=100)
+    atr_period: int = Field(14, ge=2, le=100, description="Wilder ATR period of daily bars: the "
+                            "one ATR of strike offsets, protocol levels and risk limits")
     rsi_period: int = Field(14, ge=2, le=100)
     macd: Macd
     realized_vol_days: int = Field(20, ge=5, le=252)
@@ -314,6 +313,11 @@ class StrikeSelection(Model):
     delta_max: float = Field(0.25, gt=0, lt=1, description="delta_band: |delta| upper bound")
 
 
+# The parameters each strike method reads: setting another is a lint error (it would do nothing).
+STRIKE_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "atm": (), "atr_offset": ("atr_multiple",), "delta_band": ("delta_min", "delta_max")}
+
+
 class Premium(Model):
     min_pct: float = Field(ge=0, le=100, description="premium / strike × 100 must reach this")
     target_weekly_pct: float = Field(ge=0, le=100)
@@ -346,7 +350,8 @@ class StrategyPolicy(Model):
     description: str = ""
     enabled: bool = True
     symbols: list[Ticker] = Field(min_length=1)
-    right: Right = "P"
+    right: Literal["P"] = Field("P", description="Entries sell cash-secured puts; calls come "
+                                                 "from covered_calls after an assignment")
     entry: Entry
     dte: Dte
     strike: StrikeSelection
@@ -356,6 +361,14 @@ class StrategyPolicy(Model):
     covered_calls: CoveredCalls | None = None
     script: ScriptTemplate  # last: `alluse policy fmt` writes keys in this order
 
+
+# Keys that were removed, with where their meaning went: lint names the replacement instead of
+# saying "unknown key". (file, path) → message.
+REMOVED_KEYS: dict[tuple[str, tuple[str, ...]], str] = {
+    ("protocols.yaml", ("atr",)): "'atr' was removed: the ATR period is data.yaml "
+    "indicators.atr_period, the one ATR of strike offsets, protocol levels and risk limits; "
+    "delete this key (and set indicators.atr_period there)",
+}
 
 POLICY_FILES: dict[str, type[Model]] = {
     "protocols.yaml": ProtocolsPolicy,

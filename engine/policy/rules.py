@@ -165,7 +165,7 @@ def _strategy(doc: YamlDoc, st: StrategyPolicy) -> Iterator[_Found]:
     yield _rule(doc, ("entry",), ("entry",), "entry",
                 f"day in ({days}{',' if len(st.entry.days) == 1 else ''}) and "
                 f"'{st.entry.window.start}' <= time < '{st.entry.window.end}'",
-                f"{st.account_type} proposes {'puts' if st.right == 'P' else 'calls'} on "
+                f"{st.account_type} proposes puts on "
                 f"{', '.join(st.symbols)}.")
     for i, rule in enumerate(st.rules):
         yield _rule(doc, ("rules", i), ("rules", rule.id), "entry_rule", rule.if_,
