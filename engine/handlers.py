@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from alluse.engine import cycles, entry, forking, monitoring, risk
+from alluse.engine import cycles, entry, forking, learning, monitoring, risk
 from alluse.engine.context import Ctx
 
 
@@ -47,7 +47,10 @@ HANDLERS: dict[str, JobHandler] = {
     "daily_collection": JobHandler(lambda ctx, job: forking.fork_and_merge(ctx),
                                    ("position_quotes",), "end of day: forks and merges on marks"),
     "weekly_cycle": JobHandler(lambda ctx, job: cycles.weekly_cycle(ctx), (),
-                               "week mode and week type classification"),
+                               "week mode and week type classification, scored against the "
+                               "predictions"),
+    "week_prediction": JobHandler(lambda ctx, job: learning.week_prediction(ctx), (),
+                                  "week mode predictions per symbol and account, before the open"),
     "quarterly_cycle": JobHandler(lambda ctx, job: cycles.quarterly_cycle(ctx), (),
                                   "quarterly reinvestment review"),
     "premium_sample": JobHandler(None, (), "premium tracker sample (node collector)"),

@@ -24,6 +24,7 @@ from typing import Any
 from alluse.adapters.sim.broker import SimBroker, _Queued
 from alluse.adapters.sim.data import History, SimMarketData
 from alluse.adapters.sim.market import MARKET_REFERENCE, SimConfig, SimMarket
+from alluse.engine import learning
 from alluse.engine.calendar import NY, MarketCalendar, nyse_calendar
 from alluse.engine.commands import COMMANDS
 from alluse.engine.core import Engine
@@ -71,9 +72,13 @@ class ReplaySource:
     """The history as events, day by day; its position is (day, event of the day)."""
 
     def __init__(self, history: History, symbols: list[str], calendar: MarketCalendar,
-                 scheduler: Scheduler, start: dt.date, end: dt.date) -> None:
+                 scheduler: Scheduler, start: dt.date, end: dt.date, *,
+                 context: list[str] | None = None) -> None:
         self.history = history
         self.symbols = symbols
+        # symbols the engine reads but does not trade (the VIX for week predictions): their
+        # daily bars only, at the close
+        self.context = [s for s in context or () if s not in symbols]
         self.calendar = calendar
         self.scheduler = scheduler
         self.start = start
@@ -92,7 +97,8 @@ class ReplaySource:
                 continue
             t_close = dt.datetime.combine(d, self.calendar.close_time(d) or dt.time(16), tzinfo=NY)
             out += [Bar(t_close, s, b.open, b.high, b.low, b.close, int(b.volume))
-                    for s in self.symbols if (b := self.history.daily[s].get(d)) is not None]
+                    for s in [*self.symbols, *self.context]
+                    if (b := self.history.daily[s].get(d)) is not None]
         return out
 
     def trading(self, d: dt.date) -> bool:
@@ -127,6 +133,8 @@ class ReplaySource:
         out += [Price(ts, s, p) for ts, s, p in intraday[i:] if ts <= t_close]
         out += [Bar(t_close, s, b.open, b.high, b.low, b.close, int(b.volume))
                 for s, b in bars.items()]
+        out += [Bar(t_close, s, cb.open, cb.high, cb.low, cb.close, int(cb.volume))
+                for s in self.context if (cb := self.history.daily[s].get(d)) is not None]
         out += [job for job in jobs if job.ts >= t_close]
         return out
 
@@ -179,7 +187,9 @@ class Replay:
         self._accounts_recorded: dict[str, Any] = {}
         self.symbols = sorted({s for st in ps.strategies.values() for s in st.symbols})
         mode = "refuse" if ps.data.quality.on_bad_rows == "refuse" else "repair"
-        self.history = History.load([*self.symbols, MARKET_REFERENCE, "VIX"], params.start,
+        self.context = learning.context_symbols(ps)
+        self.history = History.load(sorted({*self.symbols, MARKET_REFERENCE, "VIX",
+                                            *self.context}), params.start,
                                     params.end, repair=mode,
                                     intraday=self.symbols if params.bars == "1min" else ())
         self.repairs = self.history.repairs
@@ -191,7 +201,8 @@ class Replay:
         self.tally = Tally()
         self._day = _Day()
         self.source = ReplaySource(self.history, self.symbols, self.calendar,
-                                   policy_scheduler(ps, self.calendar), params.start, params.end)
+                                   policy_scheduler(ps, self.calendar), params.start, params.end,
+                                   context=self.context)
         self._wire()
         self._describe_data()
 

@@ -17,3 +17,11 @@ PROTOCOL_SCRIPT = frozenset({
 
 WEEK_MODE = frozenset({"week_return_pct", "week_range_pct", "atr_pct"})
 WEEK_TYPE = frozenset({"outcome", "right", "pnl"})
+# Known before the week opens (Monday 08:00 ET): the last completed daily bar, never a price of
+# the new week. close is that bar's close; trend_pct is close vs its mean_days mean (data.yaml);
+# vix_term_pct is the VIX vs its own mean_days mean (a proxy for the term structure: no VIX
+# futures are fed); last_mode/last_return_pct are last week's actual ("" / None before any).
+WEEK_PREDICTION = frozenset({
+    "symbol", "close", "trend_pct", "atr_pct", "rsi", "macd_hist", "macd_hist_pct", "vix",
+    "vix_term_pct", "last_mode", "last_return_pct",
+})
