@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from alluse.engine import learning, portfolio
+from alluse.engine import feedback, learning, portfolio
 from alluse.engine.context import Ctx
 from alluse.engine.policy.common import WEEKDAY_INDEX
 from alluse.engine.state import Outcome
@@ -50,7 +50,7 @@ def weekly_cycle(ctx: Ctx) -> None:
                 break
         typed.append((o, matched))
     state.outcomes = [o for o in state.outcomes if o.day >= today]
-    learning.score_week(ctx, modes, typed, {
+    feedback.score_week(ctx, modes, typed, {
         a.id: portfolio.equity(state, a.id) for a in state.tree.accounts.values()
         if a.state != "merged"})
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from alluse.engine import cycles, entry, forking, learning, monitoring, risk
+from alluse.engine import cycles, entry, feedback, forking, monitoring, risk
 from alluse.engine.context import Ctx
 
 
@@ -49,7 +49,7 @@ HANDLERS: dict[str, JobHandler] = {
     "weekly_cycle": JobHandler(lambda ctx, job: cycles.weekly_cycle(ctx), (),
                                "week mode and week type classification, scored against the "
                                "predictions"),
-    "week_prediction": JobHandler(lambda ctx, job: learning.week_prediction(ctx), (),
+    "week_prediction": JobHandler(lambda ctx, job: feedback.week_prediction(ctx), (),
                                   "week mode predictions per symbol and account, before the open"),
     "quarterly_cycle": JobHandler(lambda ctx, job: cycles.quarterly_cycle(ctx), (),
                                   "quarterly reinvestment review"),
