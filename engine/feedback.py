@@ -95,12 +95,14 @@ def week_prediction(ctx: Ctx) -> None:
         if acc.state == "merged" or strategy is None or not symbols:
             continue
         values: list[tuple[str, Any]] = []
+        said: list[str] = []
         for s in symbols:
             mode = modes.get(s, hist.predicted(week, s))
             values += [(s, mode or None),
                        (f"{s}.expected_put", expected_type(wt, mode, "P") or None),
                        (f"{s}.expected_call", expected_type(wt, mode, "C") or None)]
-        text = ", ".join(f"{s} {modes.get(s) or 'no prediction'}" for s in symbols)
+            said.append(f"{s} {mode or 'no prediction'}")
+        text = ", ".join(said)
         ctx.fire("week_types#predictions", f"{acc.id} {week}: {text}", values=tuple(values))
 
 
