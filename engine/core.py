@@ -28,6 +28,7 @@ from alluse.engine import (
     alerting,
     corporate,
     indicators,
+    learning,
     ledger,
     machines,
     market,
@@ -76,7 +77,8 @@ CODEC = Codec([
     machines.AccountModel, machines.WheelModel, machines.ProtocolModel, Ledger, ledger._Lot,
     ledger._Loss, ledger.Realized, ledger.Transfer, ledger.DividendIncome, OptionContract, market.SymbolState,
     market.Quote, indicators.WilderATR, indicators.WilderRSI, indicators.MACD, indicators._EMA,
-    indicators.MACDValue, protocol.ShortOption, alerting.AlertThrottle, tax.ForkCursor,
+    indicators.MACDValue, indicators.SimpleMean, protocol.ShortOption, alerting.AlertThrottle,
+    tax.ForkCursor, *learning.STATE_CLASSES,
 ])
 
 
@@ -269,6 +271,7 @@ class Engine:
         st.atr.update(ev.high, ev.low, ev.close)
         st.rsi.update(ev.close)
         st.macd.update(ev.close)
+        st.mean.update(ev.close)
         st.week_high = max(st.week_high, ev.high)
         st.week_low = min(st.week_low, ev.low)
         st.prune_quotes(local_day)

@@ -1,4 +1,5 @@
-"""The weekly and quarterly cycles: week-mode and week-type classification, and reinvestment.
+"""The weekly and quarterly cycles: week-mode and week-type classification (scored against the
+week's predictions by `feedback`), and reinvestment.
 
 Reinvestment (accounts.yaml ``reinvestment``): at each cadence point (the quarterly_cycle job for
 ``quarterly``, the weekly_cycle job for ``weekly``; ``never``: none) every active account of the
@@ -16,24 +17,27 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from alluse.engine import portfolio
+from alluse.engine import feedback, learning, portfolio
 from alluse.engine.context import Ctx, Values
 from alluse.engine.ledger import ZERO, money
 from alluse.engine.policy.common import WEEKDAY_INDEX
 from alluse.engine.risk import rebase_day_start
-from alluse.engine.state import RESERVE_ACCOUNT
+from alluse.engine.state import RESERVE_ACCOUNT, Outcome
 
 
 def weekly_cycle(ctx: Ctx) -> None:
-    """Classify last week's mode per symbol and the week type of each position outcome; the
-    week's classification goes to the human as a TECHNICAL_ALERT at its default priority."""
+    """Classify last week's mode per symbol and the week type of each position outcome, score
+    both against the week's predictions (`feedback.score_week`); the week's classification goes
+    to the human as a TECHNICAL_ALERT at its default priority."""
     today = ctx.today
     start = today - dt.timedelta(days=(today.weekday() - WEEKDAY_INDEX["mon"]) % 7 or 7)
     wt = ctx.ps.week_types
     state = ctx.state
-    modes: list[str] = []
+    context = set(learning.context_symbols(ctx.ps))  # the VIX: read by predictions, not traded
+    modes: dict[str, tuple[str, float]] = {}
+    typed: list[tuple[Outcome, str]] = []
     counts: dict[str, dict[str, int]] = {}
-    for symbol in sorted(state.market):
+    for symbol in sorted(set(state.market) - context):
         st = state.market[symbol]
         if st.price is None or st.week_open is None or st.atr.value is None:
             st.week_open, st.week_high, st.week_low = st.price, float("-inf"), float("inf")
@@ -44,14 +48,15 @@ def weekly_cycle(ctx: Ctx) -> None:
         for mode, spec in wt.modes.items():
             res = ctx.evaluator.test(ctx.ps.expr("week_types.yaml", "modes", mode, "when"), names)
             if res.result:
+                modes[symbol] = (mode, names["week_return_pct"])
                 ctx.fire(f"week_types#modes/{mode}", f"{symbol} week to {today}: {spec.label} "
                          f"({names['week_return_pct']:+.2f}%)", spec.when,
                          tuple((k, round(v, 4)) for k, v in names.items()))
-                modes.append(f"{symbol} {mode}")
                 break
         st.week_open, st.week_high, st.week_low = st.price, float("-inf"), float("inf")
     for o in [o for o in state.outcomes if o.day >= start]:
         names2 = {"outcome": o.outcome, "right": o.right, "pnl": o.pnl}
+        matched = ""
         for code, wtype in wt.types.items():
             if ctx.evaluator.test(ctx.ps.expr("week_types.yaml", "types", code, "when"),
                                   names2).result:
@@ -61,13 +66,19 @@ def weekly_cycle(ctx: Ctx) -> None:
                           ("family", wtype.family)))
                 family = counts.setdefault(wtype.family, {})
                 family[code] = family.get(code, 0) + 1
+                matched = code
                 break
+        typed.append((o, matched))
     state.outcomes = [o for o in state.outcomes if o.day >= today]
+    feedback.score_week(ctx, modes, typed, {
+        a.id: portfolio.equity(state, a.id) for a in state.tree.accounts.values()
+        if a.state != "merged"})
     if modes or counts:
         parts = [f"{family} types " + ", ".join(f"{c} {n}" for c, n in sorted(codes.items()))
                  for family, codes in sorted(counts.items())]
+        listed = [f"{symbol} {mode}" for symbol, (mode, _) in modes.items()]
         ctx.alert("TECHNICAL_ALERT", None, f"Week to {today}: " + "; ".join(
-            [", ".join(modes)] * bool(modes) + parts), rule="schedule.weekly_cycle")
+            [", ".join(listed)] * bool(listed) + parts), rule="schedule.weekly_cycle")
 
 
 def quarterly_cycle(ctx: Ctx) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from alluse.engine import cycles, entry, forking, monitoring, risk
+from alluse.engine import cycles, entry, feedback, forking, monitoring, risk
 from alluse.engine.context import Ctx
 
 
@@ -53,6 +53,8 @@ HANDLERS: dict[str, JobHandler] = {
                                    ("position_quotes",), "end of day: forks and merges on marks"),
     "weekly_cycle": JobHandler(_weekly_cycle, (),
                                "week mode and week type classification; weekly reinvestment"),
+    "week_prediction": JobHandler(lambda ctx, job: feedback.week_prediction(ctx), (),
+                                  "week mode predictions per symbol and account, before the open"),
     "quarterly_cycle": JobHandler(lambda ctx, job: cycles.quarterly_cycle(ctx), (),
                                   "quarterly reinvestment"),
     "premium_sample": JobHandler(None, (), "premium tracker sample (node collector)"),

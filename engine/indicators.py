@@ -1,4 +1,4 @@
-"""Incremental technical indicators: Wilder ATR, Wilder RSI and MACD.
+"""Incremental technical indicators: Wilder ATR, Wilder RSI, MACD and a simple moving mean.
 
 Each indicator consumes one bar at a time (``update``) in O(1) with plain floats, so an engine can
 keep one per symbol and feed it bars as they close. ``state()`` returns a small tuple of plain
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from alluse.engine.errors import DataError
 
-__all__ = ["MACD", "MACDValue", "WilderATR", "WilderRSI"]
+__all__ = ["MACD", "MACDValue", "SimpleMean", "WilderATR", "WilderRSI"]
 
 
 def _check_period(name: str, period: int) -> int:
@@ -308,3 +308,34 @@ class MACD:
             # The last MACD line value is not stored; recompute it from the EMAs it came from.
             macd._value = MACDValue(line, signal, line - signal)
         return macd
+
+
+class SimpleMean:
+    """The arithmetic mean of the last ``period`` closes (None until ``period`` were seen), and
+    the last close. Keeps the window (``period`` floats); the mean is summed when read
+    (``math.fsum``: no running sum to drift over years of bars)."""
+
+    __slots__ = ("_period", "_window")
+
+    def __init__(self, period: int = 20) -> None:
+        self._period = _check_period("SimpleMean", period)
+        self._window: list[float] = []
+
+    @property
+    def period(self) -> int:
+        return self._period
+
+    @property
+    def value(self) -> float | None:
+        if len(self._window) < self._period:
+            return None
+        return math.fsum(self._window) / self._period
+
+    @property
+    def last(self) -> float | None:
+        return self._window[-1] if self._window else None
+
+    def update(self, close: float) -> None:
+        self._window.append(_check_price("SimpleMean", "close", close))
+        if len(self._window) > self._period:
+            del self._window[0]

@@ -6,7 +6,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 
-from alluse.engine.indicators import MACD, WilderATR, WilderRSI
+from alluse.engine.indicators import MACD, SimpleMean, WilderATR, WilderRSI
 from alluse.engine.policy.models import Indicators
 
 QuoteKey = tuple[dt.date, float, str]  # expiry, strike, right
@@ -37,11 +37,13 @@ class SymbolState:
     week_open: float | None = None  # previous week's last close, for week classification
     week_high: float = -math.inf
     week_low: float = math.inf
+    mean: SimpleMean = field(default_factory=SimpleMean)  # closes' trailing mean (predictions)
 
     @classmethod
     def new(cls, ind: Indicators) -> SymbolState:
         return cls(WilderATR(ind.atr_period), WilderRSI(ind.rsi_period),
-                   MACD(ind.macd.fast, ind.macd.slow, ind.macd.signal))
+                   MACD(ind.macd.fast, ind.macd.slow, ind.macd.signal),
+                   mean=SimpleMean(ind.mean_days))
 
     def prune_quotes(self, today: dt.date) -> None:
         for key in [k for k in self.quotes if k[0] < today]:

@@ -2,9 +2,10 @@
 
 Accounts and their tree, the ledger (cash, lots, realized results, transfers), open short options
 with their protocol levels, wheels, pending proposals and their collateral reservations, alert
-throttle windows, circuit breakers, per-symbol market state (indicators, quotes) and the last
-timestamp of each input stream. `Engine.snapshot()` serialises exactly this (`persist`), and
-`Engine.restore()` rebuilds it, with the state machines re-attached from the saved states.
+throttle windows, circuit breakers, per-symbol market state (indicators, quotes), the last
+timestamp of each input stream and the learning loop's predicted vs actual weeks.
+`Engine.snapshot()` serialises exactly this (`persist`), and `Engine.restore()` rebuilds it,
+with the state machines re-attached from the saved states.
 
 Option positions are keyed by ``(account, OptionContract)``: no string keys.
 """
@@ -19,6 +20,7 @@ from typing import Any
 from alluse.engine.accounts import AccountTree
 from alluse.engine.alerting import AlertThrottle
 from alluse.engine.events import OptionContract
+from alluse.engine.learning import WeekHistory
 from alluse.engine.ledger import Ledger
 from alluse.engine.machines import WheelModel
 from alluse.engine.market import SymbolState
@@ -78,6 +80,7 @@ class EngineState:
     stream_ts: dict[str, dt.datetime] = field(default_factory=dict)
     # strategy → (session it runs on, the closed day it was due): on_market_closed next_trading_day
     deferred_entries: dict[str, tuple[dt.date, dt.date]] = field(default_factory=dict)
+    learning: WeekHistory = field(default_factory=WeekHistory)  # predicted vs actual weeks
 
     def positions_of(self, account: str) -> list[ShortOption]:
         return [p for p in self.shorts.values() if p.account == account]

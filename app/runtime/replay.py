@@ -26,6 +26,7 @@ from typing import Any
 from alluse.adapters.sim.broker import SimBroker, _Queued
 from alluse.adapters.sim.data import History, SimMarketData
 from alluse.adapters.sim.market import MARKET_REFERENCE, SimConfig, SimMarket
+from alluse.engine import learning
 from alluse.engine.calendar import NY, MarketCalendar, nyse_calendar
 from alluse.engine.commands import COMMANDS
 from alluse.engine.core import Engine
@@ -75,9 +76,13 @@ class ReplaySource:
     """The history as events, day by day; its position is (day, event of the day)."""
 
     def __init__(self, history: History, symbols: list[str], calendar: MarketCalendar,
-                 scheduler: Scheduler, start: dt.date, end: dt.date) -> None:
+                 scheduler: Scheduler, start: dt.date, end: dt.date, *,
+                 context: list[str] | None = None) -> None:
         self.history = history
         self.symbols = symbols
+        # symbols the engine reads but does not trade (the VIX for week predictions): their
+        # daily bars only, at the close
+        self.context = [s for s in context or () if s not in symbols]
         self.calendar = calendar
         self.scheduler = scheduler
         self.start = start
@@ -98,7 +103,8 @@ class ReplaySource:
             out += [a for a in self.history.actions(d, _before_open(d)) if isinstance(a, Split)]
             t_close = dt.datetime.combine(d, self.calendar.close_time(d) or dt.time(16), tzinfo=NY)
             out += [Bar(t_close, s, b.open, b.high, b.low, b.close, int(b.volume))
-                    for s in self.symbols if (b := self.history.daily[s].get(d)) is not None]
+                    for s in [*self.symbols, *self.context]
+                    if (b := self.history.daily[s].get(d)) is not None]
         return out
 
     def trading(self, d: dt.date) -> bool:
@@ -134,6 +140,8 @@ class ReplaySource:
         out += [Price(ts, s, p) for ts, s, p in intraday[i:] if ts <= t_close]
         out += [Bar(t_close, s, b.open, b.high, b.low, b.close, int(b.volume))
                 for s, b in bars.items()]
+        out += [Bar(t_close, s, cb.open, cb.high, cb.low, cb.close, int(cb.volume))
+                for s in self.context if (cb := self.history.daily[s].get(d)) is not None]
         out += [job for job in jobs if job.ts >= t_close]
         return out
 
@@ -199,9 +207,10 @@ class Replay:
         self.symbols = sorted({s for st in ps.strategies.values() for s in st.symbols})
         self._entry_jobs = {st.entry.job for st in ps.strategies.values()}
         mode = "refuse" if ps.data.quality.on_bad_rows == "refuse" else "repair"
+        self.context = learning.context_symbols(ps)
         self.history = history if history is not None else History.load(
-            [*self.symbols, MARKET_REFERENCE, "VIX"], params.start, params.end, repair=mode,
-            intraday=self.symbols if params.bars == "1min" else ())
+            sorted({*self.symbols, MARKET_REFERENCE, "VIX", *self.context}), params.start,
+            params.end, repair=mode, intraday=self.symbols if params.bars == "1min" else ())
         self.repairs = self.history.repairs
         self.engine = Engine(ps, params.capital, calendar=self.calendar)
         self.market = SimMarket(self.calendar, sim or SimConfig(
@@ -213,7 +222,8 @@ class Replay:
         self.tally = Tally()
         self._day = _Day()
         self.source = ReplaySource(self.history, self.symbols, self.calendar,
-                                   policy_scheduler(ps, self.calendar), params.start, params.end)
+                                   policy_scheduler(ps, self.calendar), params.start, params.end,
+                                   context=self.context)
         self._wire()
         self._describe_data()
 

@@ -320,6 +320,13 @@ def _strategy(c: _Checker, f: str, st: StrategyPolicy, accounts: AccountsPolicy 
         if entry_rule.message is not None:
             c.template(f, ("rules", i, "message"), entry_rule.message, N.ENTRY_RULE, entry_rule.id)
     c.script(f, ("script",), st.script, N.ENTRY_SCRIPT, alert_types)
+    pr = st.premium
+    if pr.min_yearly_pct is not None and pr.target_yearly_pct is None:
+        c.add(f, ("premium", "min_yearly_pct"), "min_yearly_pct needs a target_yearly_pct")
+    elif pr.min_yearly_pct is not None and pr.target_yearly_pct is not None and \
+            pr.min_yearly_pct > pr.target_yearly_pct:
+        c.add(f, ("premium", "min_yearly_pct"), f"min_yearly_pct {pr.min_yearly_pct:g} is "
+              f"above target_yearly_pct {pr.target_yearly_pct:g}")
 
 
 def check_cross_references(models: dict[str, BaseModel], docs: dict[str, YamlDoc],
@@ -361,8 +368,43 @@ def check_cross_references(models: dict[str, BaseModel], docs: dict[str, YamlDoc
         for code, wt in weeks.types.items():
             c.expression(f, ("types", code, "when"), wt.when, N.WEEK_TYPE, f"types.{code}",
                          kinds=N.WEEK_TYPE_KINDS, expect="bool")
+        _check_predictions(c, weeks)
     for f, st in sorted(strategies.items()):
         _strategy(c, f, st, accounts, schedule, alert_types)
     if schedule is not None:
         _entry_jobs(c, schedule, strategies)
     return c.issues
+
+
+def _check_predictions(c: _Checker, weeks: WeekTypesPolicy) -> None:
+    """Prediction rules read WEEK_PREDICTION names and predict declared modes; expected types
+    are declared codes of the right family."""
+    f = "week_types.yaml"
+    pred = weeks.predictions
+    if pred is None:
+        return
+    modes = ", ".join(weeks.modes)
+    for name, rule in pred.rules.items():
+        where = f"predictions.rules.{name}"
+        c.expression(f, ("predictions", "rules", name, "when"), rule.when, N.WEEK_PREDICTION,
+                     where, kinds=N.WEEK_PREDICTION_KINDS, expect="bool")
+        if rule.mode not in weeks.modes:
+            c.add(f, ("predictions", "rules", name, "mode"), f"mode '{rule.mode}' is not "
+                  f"declared under modes (declared: {modes})", rule=where)
+    for mode, expected in pred.expected_types.items():
+        where = f"predictions.expected_types.{mode}"
+        if mode not in weeks.modes:
+            c.add(f, ("predictions", "expected_types", mode), f"mode '{mode}' is not declared "
+                  f"under modes (declared: {modes})", rule=where, key=True)
+        for family in ("put", "call"):
+            code = getattr(expected, family)
+            if code is None:
+                continue
+            wt = weeks.types.get(code)
+            if wt is None:
+                c.add(f, ("predictions", "expected_types", mode, family), f"week type '{code}' "
+                      f"is not declared under types (declared: {', '.join(weeks.types)})",
+                      rule=where)
+            elif wt.family != family:
+                c.add(f, ("predictions", "expected_types", mode, family), f"week type '{code}' "
+                      f"is a {wt.family} type, not a {family} type", rule=where)

@@ -210,6 +210,8 @@ class Indicators(Model):
     rsi_period: int = Field(14, ge=2, le=100)
     macd: Macd
     realized_vol_days: int = Field(20, ge=5, le=252)
+    mean_days: int = Field(20, ge=2, le=252, description="Trailing mean of daily closes (the "
+                                                          "week predictions' trend and VIX term)")
     compute_at: list[Literal["pre_market", "after_collection"]] = Field(min_length=1)
 
 
@@ -239,6 +241,7 @@ class DataPolicy(Model):
 JobHandler = Literal[
     "entry_scan", "protocol_check", "premium_sample", "fork_check", "daily_collection",
     "option_chain_snapshot", "indicators_refresh", "weekly_cycle", "quarterly_cycle",
+    "week_prediction",
 ]
 
 
@@ -274,10 +277,41 @@ class WeekType(Model):
     when: Expr
 
 
+class PredictionRule(Model):
+    mode: Identifier = Field(description="The week mode (a key of modes) this rule predicts")
+    description: str = ""
+    when: Expr
+
+
+class ExpectedTypes(Model):
+    put: WeekTypeCode | None = Field(None, description="Week type a put ending in such a week "
+                                                       "is expected to have")
+    call: WeekTypeCode | None = Field(None, description="Week type a call ending in such a "
+                                                        "week is expected to have")
+
+
+class Predictions(Model):
+    vix_symbol: Ticker | None = Field("VIX", description="The symbol whose daily bars give vix "
+                                                         "and vix_term_pct (none: not read)")
+    rules: dict[Identifier, PredictionRule] = Field(min_length=1, description="First match "
+                                                    "wins; none matching: no prediction")
+    expected_types: dict[Identifier, ExpectedTypes] = Field(
+        {}, description="Per predicted mode, the week type expected of a position ending that "
+                        "week (the predicted side of the week-type comparison)")
+
+
+class LearningSpec(Model):
+    rolling_weeks: int = Field(13, ge=1, le=520, description="Window of the rolling hit rates")
+    keep_weeks: int = Field(520, ge=1, le=5200, description="Weeks of predicted/actual records "
+                            "kept in the engine state (cumulative counts are kept forever)")
+
+
 class WeekTypesPolicy(Model):
     version: Literal[1]
     modes: dict[Identifier, WeekMode] = Field(min_length=1, description="First match wins")
     types: dict[WeekTypeCode, WeekType] = Field(min_length=1)
+    predictions: Predictions | None = None
+    learning: LearningSpec = LearningSpec.model_validate({})
 
 
 # --------------------------------------------------------------------------- strategies/*.yaml
@@ -319,8 +353,16 @@ STRIKE_PARAMETERS: dict[str, tuple[str, ...]] = {
 
 
 class Premium(Model):
-    min_pct: float = Field(ge=0, le=100, description="premium / strike × 100 must reach this")
+    min_pct: float = Field(ge=0, le=100, description="premium / strike × 100 must reach this; "
+                                                     "also the floor of the account's weekly "
+                                                     "return in the weekly cycle")
     target_weekly_pct: float = Field(ge=0, le=100)
+    target_yearly_pct: float | None = Field(None, ge=0, le=1000, description="An account "
+                                            "target per year: when set, the weekly cycle "
+                                            "compares the account's return with it (compounded "
+                                            "to a week) instead of target_weekly_pct")
+    min_yearly_pct: float | None = Field(None, ge=0, le=1000, description="The floor that goes "
+                                         "with target_yearly_pct")
     price: Literal["mid", "bid"] = "mid"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-_STR = frozenset({"symbol", "right", "account", "expiry", "outcome"})
+_STR = frozenset({"symbol", "right", "account", "expiry", "outcome", "last_mode"})
 
 ENTRY_RULE = frozenset({
     "symbol", "price", "atr", "strike", "premium", "premium_pct", "min_premium_pct",
@@ -27,6 +27,14 @@ PROTOCOL_SCRIPT = frozenset({
 
 WEEK_MODE = frozenset({"week_return_pct", "week_range_pct", "atr_pct"})
 WEEK_TYPE = frozenset({"outcome", "right", "pnl"})
+# Known before the week opens (Monday 08:00 ET): the last completed daily bar, never a price of
+# the new week. close is that bar's close; trend_pct is close vs its mean_days mean (data.yaml);
+# vix_term_pct is the VIX vs its own mean_days mean (a proxy for the term structure: no VIX
+# futures are fed); last_mode/last_return_pct are last week's actual ("" / None before any).
+WEEK_PREDICTION = frozenset({
+    "symbol", "close", "trend_pct", "atr_pct", "rsi", "macd_hist", "macd_hist_pct", "vix",
+    "vix_term_pct", "last_mode", "last_return_pct",
+})
 
 # Alert types the engine raises on its own, besides those the policies name (entry.py: proposals
 # and rules that fail to evaluate; forking.py and risk.py: forks, merges, circuit breakers;
@@ -43,3 +51,4 @@ def kinds(names: frozenset[str]) -> Mapping[str, str]:
 ENTRY_RULE_KINDS = kinds(ENTRY_RULE)
 WEEK_MODE_KINDS = kinds(WEEK_MODE)
 WEEK_TYPE_KINDS = kinds(WEEK_TYPE)
+WEEK_PREDICTION_KINDS = kinds(WEEK_PREDICTION)

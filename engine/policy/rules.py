@@ -12,6 +12,10 @@ An id names where the rule lives, ``<file without .yaml>#<section>/<key>``:
                                               …/resume), risk#position_limit, risk#daily_limit,
                                               risk#collateral, risk#blacklist
     week_types#modes/green  week_types#types/P-EW
+    week_types#predictions/trend_up           a week-mode prediction rule (Monday, per symbol)
+    week_types#predictions                    an account's predictions (its strategy's symbols)
+    week_types#learning                       the weekly cycle's scoring: predicted vs actual,
+                                              hit rates, performance by mode and type, targets
 
 The id depends on the file and the rule's own key, never on its position in a list, so it
 survives reordering and edits elsewhere; renaming the key renames the rule. Two rules with one
@@ -158,6 +162,22 @@ def _week_types(doc: YamlDoc, w: WeekTypesPolicy) -> Iterator[_Found]:
                     mode.description or mode.label)
     for code, wt in w.types.items():
         yield _rule(doc, ("types", code), ("types", code), "week_type", wt.when, wt.label)
+    if w.predictions is not None:
+        yield _rule(doc, ("predictions",), ("predictions",), "week_prediction_account",
+                    "symbol in account_symbols",
+                    "An account's week: the predictions of its strategy's symbols and the week "
+                    "types its positions are expected to end with.")
+        for name, rule in w.predictions.rules.items():
+            yield _rule(doc, ("predictions", "rules", name), ("predictions", name),
+                        "week_prediction", rule.when,
+                        f"Predicts {rule.mode}. {rule.description}".strip(),
+                        at=("predictions", "rules", name), name=f"predictions/{name}")
+        learning_at: Path_ = ("learning",) if "learning" in doc.data else ("predictions",)
+        yield _rule(doc, learning_at, ("learning",), "learning",
+                    f"predicted == actual over the last {w.learning.rolling_weeks} weeks and "
+                    "cumulatively",
+                    "The weekly cycle scores last week's predictions against the actual modes "
+                    "and week types.")
 
 
 def _strategy(doc: YamlDoc, st: StrategyPolicy) -> Iterator[_Found]:

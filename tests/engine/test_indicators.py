@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from alluse.engine.errors import DataError
-from alluse.engine.indicators import MACD, MACDValue, WilderATR, WilderRSI
+from alluse.engine.indicators import MACD, MACDValue, SimpleMean, WilderATR, WilderRSI
 
 
 def _stockcharts(path: Path) -> list[dict[str, float]]:
@@ -273,3 +273,13 @@ def test_macd_rejects_fast_not_shorter_than_slow() -> None:
     """MACD(26, 12) is refused."""
     with pytest.raises(DataError, match="fast period 26 must be shorter than slow period 12"):
         MACD(26, 12)
+
+
+def test_simple_mean_is_none_until_its_window_fills_then_the_mean_of_the_last_closes():
+    """SimpleMean(3): None, None, then the mean of the last three closes; ``last`` the latest."""
+    m = SimpleMean(3)
+    seen = []
+    for c in (1.0, 2.0, 3.0, 10.0):
+        m.update(c)
+        seen.append(m.value)
+    assert ([None, None, 2.0, 5.0], 10.0) == (seen, m.last)

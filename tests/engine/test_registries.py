@@ -74,6 +74,7 @@ def _captured(ps: PolicySet, monkeypatch: pytest.MonkeyPatch) -> dict[str, set[s
     week = ev.daily_bars("TSLA", [270.0 + i for i in range(5)], spread=5.0,
                          end=dt.date(2026, 11, 21))
     capture_decisions(ps, [*first, EventBuilder("2026-11-14").clock("weekly_cycle", "10:00"),
+                           EventBuilder("2026-11-16").clock("week_prediction", "08:00"),
                            *week, EventBuilder("2026-11-21").clock("weekly_cycle", "10:00")],
                       capital=100_000)
     return seen
@@ -82,7 +83,9 @@ def _captured(ps: PolicySet, monkeypatch: pytest.MonkeyPatch) -> dict[str, set[s
 def test_entry_rules_and_week_tables_read_exactly_the_names_lint_allows(
         ps: PolicySet, monkeypatch: pytest.MonkeyPatch) -> None:
     """names.py (what lint lets an expression read) equals what the engine provides: entry rules
-    get every ENTRY_RULE name (and the script's extras), week modes exactly WEEK_MODE."""
+    get every ENTRY_RULE name (and the script's extras), week modes exactly WEEK_MODE, week
+    predictions exactly WEEK_PREDICTION."""
     seen = _captured(ps, monkeypatch)
-    assert (set(), names.WEEK_MODE) == (names.ENTRY_RULE - seen["rules"], seen["modes"])
+    assert (set(), names.WEEK_MODE, names.WEEK_PREDICTION) == (
+        names.ENTRY_RULE - seen["rules"], seen["modes"], seen["predictions"])
     assert seen["rules"] <= names.ENTRY_SCRIPT
