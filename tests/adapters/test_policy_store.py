@@ -269,7 +269,8 @@ def test_a_merge_key_edit_is_rejected_with_its_position_and_the_watch_goes_on(st
                             "dte: {<<: {min: 1, max: 8}, prefer: farthest}"))
     assert wait_for(lambda: "rejected" in recorder.statuses())
     rejected = next(a for a in recorder.attempts if a.status == "rejected")
-    assert ["strategies/gen_acc.yaml:55:9: YAML merge keys ('<<') are not allowed: write the "
+    line = 1 + next(i for i, x in enumerate(good.splitlines()) if "dte: {min: 1, max: 8" in x)
+    assert [f"strategies/gen_acc.yaml:{line}:9: YAML merge keys ('<<') are not allowed: write the "
             "values out"] == [i.format() for i in rejected.errors]
     atomic_write(path, good.replace("min_pct: 1.5", "min_pct: 1.4"))
     assert wait_for(lambda: store.active.strategies["gen_acc"].premium.min_pct == 1.4)

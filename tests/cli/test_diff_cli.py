@@ -49,7 +49,9 @@ def repo(tmp_path: Path) -> Path:
     return tmp_path
 
 
-LOOSENS = ("loosens  strategies/gen_acc.yaml:31:12 → strategies/gen_acc.yaml:31:12  "
+_GEN = (default_policy_dir() / "strategies" / "gen_acc.yaml").read_text("utf-8").splitlines()
+FLOOR_LINE = 1 + next(i for i, x in enumerate(_GEN) if x.startswith("  min_pct: "))
+LOOSENS = (f"loosens  strategies/gen_acc.yaml:{FLOOR_LINE}:12 → strategies/gen_acc.yaml:{FLOOR_LINE}:12  "
            "premium.min_pct: 1.5 → 1.0 (a lower premium floor lets cheaper premiums through)")
 
 

@@ -14,6 +14,10 @@ from alluse.engine.policy.diff import Grading, GradingRule, diff_sets, summary
 from alluse.engine.policy.yamlsource import parse_yaml
 
 DEFAULT = read_policy_files(default_policy_dir())
+# the line of GEN-ACC's premium floor in the default set (1-based), read from the file itself
+FLOOR_LINE = 1 + DEFAULT["strategies/gen_acc.yaml"].decode().splitlines().index(
+    next(x for x in DEFAULT["strategies/gen_acc.yaml"].decode().splitlines()
+         if x.startswith("  min_pct: ")))
 GRADING = Grading.model_validate(YAML(typ="safe").load(
     (importlib.resources.files("alluse") / "data" / "policy_grading.yaml").read_text("utf-8")))
 
@@ -41,7 +45,7 @@ def test_lowering_the_gen_acc_premium_floor_loosens_with_both_positions():
     """1.5 → 1.0 on GEN-ACC's floor: one change, graded loosens, file:line:col on each side."""
     [change] = changes_of(edited("strategies/gen_acc.yaml", "min_pct: 1.5 ", "min_pct: 1.0 "))
     assert ("strategies/gen_acc.premium.min_pct", "changed", 1.5, 1.0, "loosens",
-            ("strategies/gen_acc.yaml", 31, 12), ("strategies/gen_acc.yaml", 31, 12)) == (
+            ("strategies/gen_acc.yaml", FLOOR_LINE, 12), ("strategies/gen_acc.yaml", FLOOR_LINE, 12)) == (
         change.path, change.kind, change.old, change.new, change.grade, change.a, change.b)
     assert "strategies/*.premium.min_pct" == change.rule
 
@@ -71,7 +75,8 @@ def test_grades_come_from_the_rules(rel, old, new, path, grade):
 def test_reordered_lists_and_moved_keys_are_no_change():
     """A list keyed by id in another order, a key moved: the same policy, no change."""
     text = DEFAULT["strategies/gen_acc.yaml"].decode("utf-8")
-    moved = text.replace("right: P\n", "") + "right: P\n"
+    right = next(line for line in text.splitlines(keepends=True) if line.startswith("right: "))
+    moved = text.replace(right, "") + right
     symbols = moved.replace("symbols: [TSLA, NVDA]", "symbols: [NVDA, TSLA]")
     assert [] == changes_of({**DEFAULT, "strategies/gen_acc.yaml": symbols.encode()})
 

@@ -58,8 +58,6 @@ def test_nested_keys_are_ordered_and_a_list_item_keeps_its_dash():
     """Keys inside list items follow the model too; the first key takes the dash, a comment
     above a moved key moves with it, one-line mappings are ordered, texts double-quoted."""
     text = """version: 1
-atr:
-  period: 14
 step_down: {hysteresis_atr: 0.5, mode: hysteresis}
 levels:
   - name: normal   # why this name
@@ -80,8 +78,6 @@ levels:
           kind: note
 """
     assert """version: 1
-atr:
-  period: 14
 step_down: {mode: hysteresis, hysteresis_atr: 0.5}
 levels:
   # the level's number
