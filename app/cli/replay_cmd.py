@@ -148,8 +148,10 @@ def print_summary(console: Console, r: dict[str, Any], elapsed: float) -> None:
                   f"{float(c['taxes_withheld']):,.2f}; tax accrued by year: "
                   + ", ".join(f"{y} {float(v):,.0f}" for y, v in r["taxes"]["accrued_by_year"].items()))
     out = float(c.get("withdrawn", 0))
+    income = float(c.get("dividends", 0))
     console.print(f"Capital check: final equity {float(c['final_equity_sum']):,.2f} = initial "
-                  f"{float(c['initial_capital']):,.2f} + P&L − taxes withheld"
+                  f"{float(c['initial_capital']):,.2f} + P&L"
+                  + (f" + dividends {income:,.2f}" if income else "") + " − taxes withheld"
                   + (f" − withdrawn {out:,.2f}" if out else "") + ": "
                   + ("[green]ok[/]" if c["ok"] else "[red]MISMATCH[/]"))
     for note in r["data"]["notes"] + r["data"]["repairs"]:
