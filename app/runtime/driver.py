@@ -20,7 +20,7 @@ from alluse.engine.core import Engine, QuoteRequest
 from alluse.engine.decisions import ActionScript, Decision
 from alluse.engine.entry import ChainRequest
 from alluse.engine.errors import BrokerError
-from alluse.engine.events import MARKET_EVENTS, Event, JobDue
+from alluse.engine.events import MARKET_EVENTS, Event, JobDue, OrderRejected
 from alluse.engine.ports import Broker, Journal, MarketData, MarketObserver, Notifier
 
 Approver = Callable[[ActionScript], bool]
@@ -52,8 +52,6 @@ class Driver:
     journal: Journal | None = None
     notifier: Notifier | None = None
     observers: list[Observer] = field(default_factory=list)
-    submitted: list[OrderCommand] = field(default_factory=list)  # commands of the last feed
-    rejected: list[tuple[OrderCommand, str]] = field(default_factory=list)
     _observer: MarketObserver | None = None
 
     def __post_init__(self) -> None:
@@ -66,7 +64,6 @@ class Driver:
 
     def feed(self, event: Event) -> None:
         """Hand ``event`` (and whatever it leads to) to the engine."""
-        self.submitted.clear()
         self._deliver(event)
         self.drain()
 
@@ -104,16 +101,20 @@ class Driver:
         return list(self.market_data.quotes(request.contracts, ts))
 
     def execute(self, script: ActionScript) -> list[OrderCommand]:
-        """Submit ``script``'s orders (DAY orders: good until the session's close)."""
+        """Submit ``script``'s orders (DAY orders: good until the session's close). A command the
+        broker refuses at once comes back to the engine as `OrderRejected` (its collateral is
+        freed), and so do the later legs that would have waited for it: they are not sent."""
         day = script.created_at.astimezone(NY).date()
         close = self.calendar.close_time(day) or dt.time(16)
         good_till = dt.datetime.combine(day, close, tzinfo=NY)
         commands = commands_for(script, good_till)
-        for cmd in commands:
+        for i, cmd in enumerate(commands):
             try:
                 self.broker.submit(cmd)
             except BrokerError as exc:
-                self.rejected.append((cmd, str(exc)))
-                continue
-            self.submitted.append(cmd)
+                for refused in commands[i:]:
+                    reason = str(exc) if refused is cmd else f"the earlier leg {cmd.order_id} was refused"
+                    self._deliver(OrderRejected(refused.ts, refused.account, refused.order_id,
+                                                reason))
+                break
         return commands

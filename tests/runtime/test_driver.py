@@ -4,11 +4,21 @@ engine consistent; a job's data needs are fetched before it runs; refused comman
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
 from alluse.adapters.policy_files import default_policy_dir, load_policy_dir
-from alluse.engine.events import Fill, JobDue, OptionContract, OptionQuote, Price
+from alluse.engine.errors import BrokerError
+from alluse.engine.events import (
+    Event,
+    Fill,
+    JobDue,
+    OptionContract,
+    OptionQuote,
+    OrderRejected,
+    Price,
+)
 from alluse.engine.policy import PolicySet
 from alluse.runtime.replay import Replay, ReplayParams
 
@@ -68,3 +78,44 @@ def test_an_entry_job_gets_its_chain_before_it_runs(policies: PolicySet) -> None
     assert jobs, "the Thursday entry scan must have run within the first events"
     before = {ev.symbol for ev in seen[:jobs[0]] if isinstance(ev, OptionQuote)}
     assert {s for st in policies.strategies.values() for s in st.symbols} == before
+
+
+class _GatewayDown:
+    """A broker that refuses every order at once (an IB gateway in 1100, say): `submit` raises
+    `BrokerError`, as the port's contract says; the rest is the simulated broker's."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.refused: list[str] = []
+
+    def submit(self, command: object) -> None:
+        self.refused.append(command.order_id)  # type: ignore[attr-defined]
+        raise BrokerError("not connected: no new orders")
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_an_order_the_broker_refuses_at_once_comes_back_as_a_rejection_and_frees_its_collateral(
+        policies: PolicySet) -> None:
+    """Every refused command reaches the engine as OrderRejected with the broker's reason; the
+    proposal's collateral is released at once, and nothing is left reserved or held."""
+    replay = Replay(policies, WINDOW)
+    down = _GatewayDown(replay.broker)
+    replay.driver.broker = down  # type: ignore[assignment]
+    rejected: list[OrderRejected] = []
+    released: list[str] = []
+
+    def watch(ev: Event, d: Any) -> None:
+        if isinstance(ev, OrderRejected):
+            rejected.append(ev)
+        released.extend(r.rule for r in d.fired if r.rule == "position.reservation_released")
+
+    replay.driver.observers.append(watch)
+    replay.run()
+    state = replay.engine.state
+    assert down.refused, "the window must propose orders for this test to mean something"
+    assert (down.refused, {"not connected: no new orders"}, {}, {}) == (
+        [r.order_id for r in rejected], {r.reason for r in rejected}, dict(state.shorts),
+        {k: v for k, v in state.pending.items()})
+    assert len(released) == len({r.order_id.rsplit("-", 1)[0] for r in rejected})
